@@ -1,0 +1,1 @@
+"""Lightning callbacks: render generated music to TensorBoard and to files."""

@@ -1,0 +1,283 @@
+"""Command line of the suite: ``python cli.py {fit,validate,test,predict,generate,synth,prepare} ...``.
+
+Training subcommands are LightningCLI's own. ``generate`` is a method of :class:`SuiteTrainer`, registered the
+LightningCLI way (a Trainer method named in :meth:`SuiteCLI.subcommands`), so it takes the same ``--config`` as
+``fit``. ``synth`` and ``prepare`` are data tools that need no model or trainer: they are registered as extra
+subcommands whose arguments come from the signatures of the functions below (jsonargparse), so ``--help``, config
+files and type checking behave exactly as for the training subcommands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, NoReturn, Optional
+
+from jsonargparse import Namespace
+from lightning_fabric.plugins import CheckpointIO
+from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from callbacks.atomic_checkpoint import AtomicCheckpointIO
+
+SYNTH_DATASETS = Literal["urmp", "music", "solos", "atinpiano", "audeo", "aistpp", "mv100k"]
+
+
+class SuiteTrainer(Trainer):
+    """Lightning's Trainer plus the suite's ``generate`` subcommand."""
+
+    def generate(
+        self,
+        model: LightningModule,
+        video: Path,
+        out: Path,
+        ckpt: Optional[Path] = None,
+        keypoints: Optional[Path] = None,
+        datamodule: Any = None,
+        program: Optional[int] = None,
+        transpose: int = 0,
+    ) -> dict[str, Path]:
+        """Turn a silent video into a soundtrack: writes OUT's .mid (symbolic models), .wav and the MP4 with sound.
+
+        Args:
+            video: the input video (its own audio, if any, is replaced).
+            out: the output MP4; ``.mid`` and ``.wav`` files are written beside it with the same stem.
+            ckpt: a checkpoint of the config's model (``fit`` writes them under ``runs/``).
+            keypoints: a folder of pre-extracted keypoints (OpenPose JSON) for keypoint-driven models.
+            program: General-MIDI program of the generated track (symbolic models that take it).
+            transpose: semitones to transpose the generated MIDI by (symbolic models that take it; MIDI editing).
+        """
+        from models.generation import GeneratesFromVideo, write_soundtrack
+
+        video, out = Path(video), Path(out)
+        if not video.is_file():
+            raise FileNotFoundError(f"generate: video {video} does not exist")
+        if not isinstance(model, GeneratesFromVideo):
+            raise TypeError(f"generate: {type(model).__name__} does not implement generate_from_video(video, ...)")
+        if ckpt is not None:
+            model.load_state_dict(_load_state_dict(Path(ckpt)))
+        model.eval()
+        edits: dict[str, int] = {} if program is None else {"program": int(program)}
+        if transpose:
+            edits["transpose"] = int(transpose)
+        example = model.generate_from_video(
+            str(video), keypoints=None if keypoints is None else str(keypoints), **edits
+        )
+        paths = write_soundtrack(example, video, out)
+        for kind, path in paths.items():
+            print(f"generate: wrote {kind} {path}")
+        return paths
+
+
+def _load_state_dict(path: Path) -> dict[str, Any]:
+    import torch
+
+    if not path.is_file():
+        raise FileNotFoundError(f"generate: checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - re-raised with the file named
+        raise RuntimeError(f"generate: cannot read checkpoint {path}: {error}") from error
+    if "state_dict" not in checkpoint:
+        raise RuntimeError(f"generate: {path} is not a Lightning checkpoint (no 'state_dict')")
+    return checkpoint["state_dict"]
+
+
+def synth(dataset: SYNTH_DATASETS, out: Path, minutes: float = 2.0, seed: int = 0) -> None:
+    """Write a synthetic dataset (real corpus music, rule-driven motion/video) in DATASET's exact on-disk format.
+
+    Args:
+        dataset: which real dataset's format to write.
+        out: the dataset root to create.
+        minutes: approximate total duration of music to generate.
+        seed: random seed; the same seed writes the same dataset.
+    """
+    from datamodules.synthetic import write
+
+    root = write(dataset, Path(out), minutes=minutes, seed=seed)
+    print(f"synth: wrote a synthetic {dataset} dataset to {root}")
+
+
+def prepare(
+    task: Literal["keypoints", "transcribe", "features", "yt8m"],
+    src: Path,
+    out: Path,
+    backend: Literal["auto", "openpose", "mediapipe"] = "auto",
+    openpose_models: Optional[Path] = None,
+    transcriber: Literal["basic_pitch", "transkun"] = "basic_pitch",
+    program: int = 0,
+    kinds: Optional[list[str]] = None,
+    labels: Optional[list[str]] = None,
+    vocabulary: Optional[Path] = None,
+    overwrite: bool = False,
+) -> None:
+    """Preprocess raw data offline: video -> keypoints, audio -> pseudo ground-truth MIDI, video -> frame features.
+
+    Outputs are written atomically and existing ones skipped (a killed run resumes); a per-file report ends the run.
+
+    Args:
+        task: keypoints (OpenPose JSON from videos/images), transcribe (MIDI from audio), features (an MV100K-layout
+            root from music videos: 1-fps features, audio, videos.csv), yt8m (ids, labels and features from
+            YouTube-8M frame-level TFRecord shards into an MV100K-layout root).
+        src: input file or folder (searched recursively).
+        out: output folder.
+        backend: keypoints: OpenPose's Python API, MediaPipe (own venv, created on first use), or auto.
+        openpose_models: keypoints: OpenPose's models folder (default $OPENPOSE_MODELS).
+        transcriber: transcribe: basic_pitch (any instrument) or transkun (piano).
+        program: transcribe: General-MIDI program written into the MIDI files.
+        kinds: features: feature kinds to compute (default: effnet_lite0 and flow).
+        labels: yt8m: keep only videos with one of these labels (vocabulary names like "Music video", or indices).
+        vocabulary: yt8m: YT8M vocabulary.csv (default: beside the shards).
+        overwrite: recompute outputs that already exist.
+    """
+    from datamodules.prepare import run
+
+    options: dict[str, Any] = {"overwrite": overwrite}
+    if task == "keypoints":
+        options |= {"backend": backend, "openpose_models": None if openpose_models is None else str(openpose_models)}
+    elif task == "transcribe":
+        options |= {"transcriber": transcriber, "program": program}
+    elif task == "features":
+        options |= {"kinds": tuple(kinds or ("effnet_lite0", "flow"))}
+    elif task == "yt8m":
+        options |= {"labels": labels, "vocabulary": vocabulary}
+    run(task, Path(src), Path(out), **options)
+
+
+class SuiteArgumentParser(LightningArgumentParser):
+    """jsonargparse's parser, with errors reduced to the message that names the key (no 60-line usage dump)."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error:
+            return super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        sys.stderr.write(f"error: {message}\ntip: for the accepted options run: {prog} --help\n")
+        self.exit(2)
+
+
+STANDALONE_TOOLS: dict[str, Callable[..., None]] = {"synth": synth, "prepare": prepare}
+
+
+class SuiteCLI(LightningCLI):
+    """LightningCLI with ``generate`` (needs a model) and the data tools ``synth`` / ``prepare`` (need none)."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        commands = dict(LightningCLI.subcommands())
+        commands["generate"] = {"model", "datamodule"}
+        return commands
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """``checkpoint.*``: the run's ModelCheckpoint, with ``last.ckpt`` on by default so ``--ckpt_path last``
+        resumes; its folder is ``<trainer.default_root_dir>/checkpoints/<logger name>`` unless set, the same for every
+        run of a config, so a resumed run (a new logger version) finds it."""
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True})
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        name = trainer.logger.name if trainer.logger is not None and trainer.logger.name else "run"
+        for callback in trainer.callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(Path(trainer.default_root_dir) / "checkpoints" / name)
+        if not any(
+            isinstance(p, CheckpointIO) for p in _as_list(self._get(self.config_init, "trainer", {}).get("plugins"))
+        ):
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        super()._add_subcommands(parser, **kwargs)
+        subcommands = parser._subcommands_action
+        for name, fn in STANDALONE_TOOLS.items():
+            description = (fn.__doc__ or "").strip().splitlines()[0]
+            tool_parser = self.init_parser(description=description)
+            tool_parser.add_function_arguments(fn)
+            self._subcommand_parsers[name] = tool_parser
+            subcommands.add_subcommand(name, tool_parser, help=description)
+
+    def _is_tool(self) -> bool:
+        return self.config.get("subcommand") in STANDALONE_TOOLS
+
+    def _parse_ckpt_path(self) -> None:
+        if not self._is_tool():
+            super()._parse_ckpt_path()
+
+    def _set_seed(self) -> None:
+        if not self._is_tool():
+            super()._set_seed()
+
+    def _add_instantiators(self) -> None:
+        if not self._is_tool():
+            super()._add_instantiators()
+
+    def instantiate_classes(self) -> None:
+        if not self._is_tool():
+            super().instantiate_classes()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        if subcommand not in STANDALONE_TOOLS:
+            return super()._run_subcommand(subcommand)
+        arguments: Namespace = self.config[subcommand]
+        kwargs = {k: v for k, v in arguments.as_dict().items() if k != "config"}
+        STANDALONE_TOOLS[subcommand](**kwargs)
+
+
+def main(args: Any = None) -> SuiteCLI:
+    """Entry point; ``args`` lets tests drive the CLI in-process."""
+    return SuiteCLI(
+        trainer_class=SuiteTrainer,
+        parser_class=SuiteArgumentParser,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        trainer_defaults={
+            "logger": {
+                "class_path": f"{TensorBoardLogger.__module__}.{TensorBoardLogger.__name__}",
+                "init_args": {"save_dir": "runs", "name": "suite"},
+            },
+            "callbacks": _default_callbacks(),
+        },
+        args=args,
+        auto_configure_optimizers=False,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _default_callbacks() -> list[Any]:
+    """Callbacks every run gets (see README "Scale-out"): media, exact resume, checkpoint on SIGTERM."""
+    from callbacks.media import MediaLogger
+    from callbacks.preemption import CheckpointOnSigterm
+    from callbacks.rng_state import RNGStateCheckpoint
+
+    return [MediaLogger(), RNGStateCheckpoint(), CheckpointOnSigterm()]
+
+
+def run_main() -> int:
+    """``main()`` with bad-input errors (missing or corrupt files, wrong values) shown as one line, not a traceback.
+
+    Set ``V2M_DEBUG=1`` to see the full traceback.
+    """
+    import os
+
+    try:
+        main()
+    except (FileNotFoundError, NotADirectoryError, ValueError, RuntimeError) as error:
+        if os.environ.get("V2M_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {type(error).__name__}: {error}\n(set V2M_DEBUG=1 for the traceback)\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main())

@@ -1,0 +1,137 @@
+"""Shared LightningDataModule plumbing: synthetic default root, split datasets, loaders with the suite's collate.
+
+A dataset's DataModule subclasses :class:`ClipDataModule`, sets ``synthetic_name`` and implements
+:meth:`build_dataset` (one ``torch.utils.data.Dataset`` per split, typically a :class:`datamodules.clips.ClipDataset`).
+With ``root=None`` the embedded synthetic dataset is written on first use by
+``datamodules.synthetic.ensure(synthetic_name, synthetic_minutes, seed)`` in ``prepare_data`` and the run says so
+(a log line, ``self.is_synthetic``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.clips import Collate
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+class ClipDataModule(pl.LightningDataModule):
+    """Base class of the suite's DataModules.
+
+    Args:
+        root: the dataset root on disk; None = the embedded synthetic dataset in the same format.
+        batch_size: clips per batch.
+        num_workers: DataLoader worker processes.
+        synthetic_minutes: size of the synthetic dataset (minutes of music) when ``root`` is None.
+        seed: seed of the synthetic dataset.
+    """
+
+    synthetic_name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        root: Optional[str] = None,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        synthetic_minutes: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.root = None if root is None else Path(root).expanduser()
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.synthetic_minutes = float(synthetic_minutes)
+        self.seed = int(seed)
+        self.is_synthetic = root is None
+        self.datasets: dict[str, Dataset] = {}
+        self.collate = Collate()
+
+    # ------------------------------------------------------------------ root
+    def prepare_data(self) -> None:
+        if self.root is None:
+            from datamodules.synthetic import ensure
+
+            ensure(self.synthetic_name, self.synthetic_minutes, self.seed)
+
+    def resolve_root(self) -> Path:
+        """The dataset root: ``root`` (checked to exist) or the cached synthetic dataset (written if needed)."""
+        if self.root is None:
+            from datamodules.synthetic import ensure
+
+            path = ensure(self.synthetic_name, self.synthetic_minutes, self.seed)
+            log.warning(
+                "%s: using SYNTHETIC %s data (%g min, seed %d) at %s; pass root= for the real dataset",
+                type(self).__name__,
+                self.synthetic_name,
+                self.synthetic_minutes,
+                self.seed,
+                path,
+            )
+            return path
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{type(self).__name__}: dataset root {self.root} does not exist")
+        from datamodules.synthetic import read_marker
+
+        self.is_synthetic = read_marker(self.root) is not None
+        return self.root
+
+    # --------------------------------------------------------------- datasets
+    def build_dataset(self, root: Path, split: str) -> Dataset:
+        """The dataset of ``split`` ("train", "val" or "test") read from ``root``."""
+        raise NotImplementedError
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        root = self.resolve_root()
+        wanted = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": ("test",),
+            None: SPLITS,
+        }.get(stage, SPLITS)
+        for split in wanted:
+            if split not in self.datasets:
+                self.datasets[split] = self.build_dataset(root, split)
+
+    def dataset(self, split: str) -> Dataset:
+        if split not in self.datasets:
+            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
+        return self.datasets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.dataset(split),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def describe(self) -> dict[str, Any]:
+        """Clip counts per built split (for logs and tables)."""
+        return {split: len(ds) for split, ds in self.datasets.items()} | {"synthetic": self.is_synthetic}
+
+
+__all__ = ["ClipDataModule", "SPLITS"]

@@ -1,0 +1,191 @@
+"""Solos (Montesinos et al., MMSP 2020), datasets.md §3: 13 instruments, skeletons at 25 fps.
+
+Layout under ``root``:
+
+- ``solos_ids.json``: ``{Category: [ytid, ...]}``; ``solos_timestamps.json`` (optional): ``{Category: {ytid:
+  [[start_frame, end_frame], ...]}}`` at 25 fps, the segments with a valid skeleton (a clip never crosses a segment
+  border; without the file the whole skeleton span is used).
+- ``skeleton.npy`` + ``skeleton_dict.json`` (also looked for under ``skeleton/``): the released skeletons, a RAW
+  float32 memmap ``(N, 3, 47)`` without .npy header and ``{ytid: [start, stop), "_counter": N}``
+  (:class:`datamodules.keypoints.SolosSkeletons`; ids may start with ``_``). Row i of an id is its video frame i.
+- ``audio/<Category>/<ytid>.wav`` (the Solos dev scripts extract mono 16 kHz) or the downloaded video
+  ``<Category>/<ytid>.<ext>`` / ``videos/<Category>/<ytid>.mp4`` (its audio track is decoded).
+- ``midi/<Category>/<ytid>.mid`` (optional; e.g. from ``python cli.py prepare --task transcribe``) for events/roll.
+
+Solos ships no split: ids are split deterministically (about 80/10/10, by id, so no video is in two splits).
+MI Net (§3) feeds the upper body and both hands: the default layout is Solos' own ``solos47``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from datamodules.base import ClipDataModule
+from datamodules.clips import group_split
+from datamodules.fields import Normalization
+from datamodules.instruments import instrument_index
+from datamodules.recordings import ClipOptions, KeypointSource, MidiSource, Recording, RecordingClips
+
+SOLOS_FPS = 25.0
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm")
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read Solos {what} {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"Solos {what} {path} is not a JSON object")
+    return data
+
+
+class SolosDataModule(ClipDataModule):
+    """Solos videos as clips with keypoints / audio / events / roll / frames / instrument.
+
+    Args:
+        root: the Solos folder (see the module docstring); None = synthetic Solos.
+        fields: batch fields to read (keypoints, audio, events, roll, frames, instrument).
+        categories: Solos categories to keep (default all 13).
+        keypoint_layout: layout of the keypoints field (default solos47; body65 / openpose67 fill hands from it).
+        clip_seconds, fps: clip length and output frame rate (default 25 fps, Solos' own).
+        sample_rate: audio rate (MI Net: 16000).
+        min_segment_seconds: shorter skeleton segments are not used.
+        Others as in :class:`datamodules.urmp.URMPDataModule`.
+    """
+
+    synthetic_name = "solos"
+
+    def __init__(
+        self,
+        root: Optional[str] = None,
+        fields: tuple[str, ...] = ("keypoints", "audio", "instrument"),
+        categories: Optional[tuple[str, ...]] = None,
+        keypoint_layout: str = "solos47",
+        clip_seconds: float = 6.0,
+        fps: float = SOLOS_FPS,
+        sample_rate: int = 16000,
+        max_events: int = 512,
+        normalization: Normalization = "bbox",
+        frame_size: Optional[tuple[int, int]] = (224, 224),
+        gray: bool = False,
+        min_segment_seconds: float = 0.0,
+        val_hop_seconds: Optional[float] = None,
+        clips_per_epoch: Optional[int] = None,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        synthetic_minutes: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
+        self.options = ClipOptions(
+            fields=tuple(fields),
+            fps=fps,
+            keypoint_layout=keypoint_layout,
+            normalization=normalization,
+            sample_rate=sample_rate,
+            max_events=max_events,
+            frame_size=None if frame_size is None else tuple(frame_size),
+            gray=gray,
+        )
+        self.categories = None if categories is None else tuple(categories)
+        self.clip_seconds = float(clip_seconds)
+        self.min_segment_seconds = float(min_segment_seconds)
+        self.val_hop_seconds = val_hop_seconds
+        self.clips_per_epoch = clips_per_epoch
+
+    def _skeleton_files(self, root: Path) -> tuple[Path, Path]:
+        for folder in (root, root / "skeleton"):
+            if (folder / "skeleton.npy").is_file() and (folder / "skeleton_dict.json").is_file():
+                return folder / "skeleton.npy", folder / "skeleton_dict.json"
+        raise FileNotFoundError(
+            f"Solos: skeleton.npy and skeleton_dict.json not found in {root} (or {root / 'skeleton'})"
+        )
+
+    def _find(self, root: Path, cat: str, vid: str) -> tuple[Optional[Path], Optional[Path], Optional[Path]]:
+        audio = root / "audio" / cat / f"{vid}.wav"
+        videos = [root / cat / f"{vid}{s}" for s in VIDEO_SUFFIXES] + [root / "videos" / cat / f"{vid}.mp4"]
+        video = next((v for v in videos if v.is_file()), None)
+        midi = root / "midi" / cat / f"{vid}.mid"
+        return (audio if audio.is_file() else video), video, (midi if midi.is_file() else None)
+
+    def _split_recordings(self, root: Path, split: str) -> list[Recording]:
+        from datamodules.keypoints import SolosSkeletons
+
+        if not (root / "solos_ids.json").is_file():
+            raise FileNotFoundError(f"Solos: id list {root / 'solos_ids.json'} does not exist")
+        ids = _read_json(root / "solos_ids.json", "id list")
+        stamps_path = root / "solos_timestamps.json"
+        stamps = _read_json(stamps_path, "timestamps") if stamps_path.is_file() else None
+        fields = self.options.fields
+        skeletons = None
+        if "keypoints" in fields:
+            npy, index = self._skeleton_files(root)
+            skeletons = SolosSkeletons(npy, index)
+        pairs = [(c, v) for c, vs in ids.items() for v in vs if self.categories is None or c in self.categories]
+        chosen = group_split([v for _, v in pairs], split)
+        recordings = []
+        for cat, vid in pairs:
+            if vid not in chosen:
+                continue
+            audio, video, midi = self._find(root, cat, vid)
+            for name, have, expected in (
+                ("audio", audio, f"{root / 'audio' / cat / vid}.wav or the video {root / cat / vid}.mp4"),
+                ("frames", video, f"{root / cat / vid}.mp4"),
+                ("events", midi, f"{root / 'midi' / cat / vid}.mid"),
+                ("roll", midi, f"{root / 'midi' / cat / vid}.mid"),
+            ):
+                if name in fields and have is None:
+                    raise FileNotFoundError(f"Solos: {name} of video {cat}/{vid} not found: expected {expected}")
+            keypoints = None
+            limit = float("inf")
+            if skeletons is not None:
+                if vid not in skeletons:
+                    raise FileNotFoundError(f"Solos: id {vid} ({cat}) has no skeleton in {skeletons.dict_path}")
+                keypoints = KeypointSource("solos", skeletons.path, SOLOS_FPS, key=vid, extra=str(skeletons.dict_path))
+                limit = skeletons.num_frames(vid) / SOLOS_FPS
+            if stamps is not None:
+                segments = [(a / SOLOS_FPS, b / SOLOS_FPS) for a, b in stamps.get(cat, {}).get(vid, [])]
+            elif keypoints is not None:
+                segments = [(0.0, limit)]
+            else:
+                from datamodules.audio import audio_info
+
+                segments = [(0.0, audio_info(audio)[1])] if audio is not None else []
+            for k, (a, b) in enumerate(segments):
+                b = min(b, limit)
+                if b - a <= max(self.min_segment_seconds, 0.0) or b <= a:
+                    continue
+                recordings.append(
+                    Recording(
+                        key=f"{cat}/{vid}#{k}",
+                        start=a,
+                        end=b,
+                        audio=audio,
+                        midi=None if midi is None else MidiSource("midi", midi),
+                        keypoints=keypoints,
+                        video=video,
+                        instrument=instrument_index(cat),
+                        meta={"category": cat, "ytid": vid, "segment": k},
+                    )
+                )
+        if not recordings:
+            raise ValueError(f"Solos: the {split} split of {root} holds no usable segment")
+        return recordings
+
+    def build_dataset(self, root: Path, split: str) -> RecordingClips:
+        return RecordingClips(
+            self._split_recordings(root, split),
+            self.options,
+            self.clip_seconds,
+            train=split == "train",
+            dataset="Solos",
+            synthetic=self.is_synthetic,
+            hop_seconds=self.val_hop_seconds,
+            clips_per_epoch=self.clips_per_epoch,
+        )
+
+
+__all__ = ["SOLOS_FPS", "SolosDataModule"]

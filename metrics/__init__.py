@@ -1,0 +1,41 @@
+"""Metrics of the five papers as ``torchmetrics.Metric`` classes (DDP-safe states), plus their helpers.
+
+FAD / KL / NDB (generative quality and diversity: V2Meow, Foley Music, MI Net), frame P/R/Acc/F1 (Audeo), beat
+F-measure and madmom's DBN beat tracker (RhythmicNet), KNN accuracy (MI Net), token NLL/perplexity and text-audio
+consistency (V2Meow's MCC substitute). Each module's docstring gives the formula, the reference and every pinned
+parameter.
+"""
+
+from metrics.audio_model import AudioWindowModel
+from metrics.beat_fmeasure import BeatFMeasure
+from metrics.dbn_beat import dbn_beat_track
+from metrics.fad import FAD
+from metrics.frame_prf import FramePRF
+from metrics.frechet import frechet_distance
+from metrics.kl import KLDivergence, kl_per_clip
+from metrics.knn_accuracy import KNNAccuracy
+from metrics.ndb import NDB, log_spectrogram_features
+from metrics.suite_embedder import SuiteAudioEmbedder, ensure_suite_embedder, train_suite_embedder
+from metrics.text_audio import TextAudioConsistency
+from metrics.token_nll import TokenNLL
+from metrics.vggish import VGGish
+
+__all__ = [
+    "FAD",
+    "NDB",
+    "AudioWindowModel",
+    "BeatFMeasure",
+    "FramePRF",
+    "KLDivergence",
+    "KNNAccuracy",
+    "SuiteAudioEmbedder",
+    "TextAudioConsistency",
+    "TokenNLL",
+    "VGGish",
+    "dbn_beat_track",
+    "ensure_suite_embedder",
+    "frechet_distance",
+    "kl_per_clip",
+    "log_spectrogram_features",
+    "train_suite_embedder",
+]

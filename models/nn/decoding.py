@@ -1,0 +1,220 @@
+"""Search for autoregressive decoders: batched beam search, greedy decoding and temperature / top-k sampling.
+
+All three drive a ``step(tokens [N], cache) -> (logits [N, V], cache)`` callable, where ``cache`` is any nest of
+dicts / lists / tensors whose tensors have the batch on axis 0 (ints and ``None`` pass through):
+:func:`reorder_cache` expands it to beams and follows the surviving beams. :func:`decoder_step` adapts a decoder
+with ``step(tokens [N, 1], cache) -> logits [N, 1, V]`` (see :mod:`models.nn.transformer_decoder`).
+
+Beam search (Sutskever et al. 2014; length normalisation of Wu et al. 2016, ``score / length**alpha``) keeps, per
+batch item, the ``beam_size`` best partial hypotheses by cumulative log-probability. Each step scores every
+(beam, token) extension, takes the best ``2 * beam_size``, moves those ending in EOS to the item's finished list and
+keeps the best ``beam_size`` others running; an EOS extension is finished only when it ranks among the best
+``beam_size`` (as in fairseq), which makes ``beam_size=1`` exactly greedy decoding. An item stops when it has
+``beam_size`` finished hypotheses and no running one can still beat the worst of them (an exact bound:
+log-probabilities only decrease, and the normalised bound uses the most favourable remaining length). Hypotheses
+still running at ``max_len`` are finished as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+
+StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
+
+
+def reorder_cache(cache: Any, index: Tensor) -> Any:
+    """Select batch rows ``index`` of every tensor in a nested cache (dicts, lists, tuples)."""
+    if isinstance(cache, Tensor):
+        return cache.index_select(0, index)
+    if isinstance(cache, dict):
+        return {key: reorder_cache(value, index) for key, value in cache.items()}
+    if isinstance(cache, (list, tuple)):
+        return type(cache)(reorder_cache(value, index) for value in cache)
+    return cache
+
+
+def decoder_step(decoder: Any) -> StepFn:
+    """Adapt ``decoder.step(tokens [N, 1], cache) -> (logits [N, 1, V], cache)`` to the ``StepFn`` protocol."""
+
+    def step(tokens: Tensor, cache: Any) -> tuple[Tensor, Any]:
+        logits, cache = decoder.step(tokens[:, None], cache)
+        return logits[:, -1], cache
+
+    return step
+
+
+@dataclass
+class SearchResult:
+    """``tokens`` [B, L] (without the start token, EOS included when produced, then ``pad``); ``scores`` [B]
+    (cumulative log-probability, length-normalised when asked); ``lengths`` [B] (tokens before padding)."""
+
+    tokens: Tensor
+    scores: Tensor
+    lengths: Tensor
+
+
+def _pack(seqs: list[list[int]], scores: list[float], pad: int, device: torch.device) -> SearchResult:
+    width = max(1, max(len(s) for s in seqs))
+    tokens = torch.full((len(seqs), width), pad, dtype=torch.long, device=device)
+    for i, seq in enumerate(seqs):
+        tokens[i, : len(seq)] = torch.tensor(seq, dtype=torch.long, device=device)
+    return SearchResult(
+        tokens,
+        torch.tensor(scores, dtype=torch.float32, device=device),
+        torch.tensor([len(s) for s in seqs], dtype=torch.long, device=device),
+    )
+
+
+def _filter_logits(logits: Tensor, temperature: float, top_k: Optional[int]) -> Tensor:
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    logits = logits / temperature
+    if top_k is not None and 0 < top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return logits
+
+
+@torch.no_grad()
+def sample(
+    step: StepFn,
+    cache: Any,
+    batch_size: int,
+    sos: int,
+    eos: int,
+    pad: int,
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: Optional[int] = None,
+    greedy: bool = False,
+    generator: Optional[torch.Generator] = None,
+    device: Optional[torch.device] = None,
+) -> SearchResult:
+    """Ancestral sampling (``temperature``, ``top_k``) or greedy decoding (``greedy=True``) of up to ``max_len``
+    tokens after ``sos``; finished rows emit ``pad``. Scores are the cumulative log-probabilities under the model."""
+    device = device or torch.device("cpu")
+    tokens = torch.full((batch_size,), sos, dtype=torch.long, device=device)
+    out = torch.full((batch_size, max_len), pad, dtype=torch.long, device=device)
+    scores = torch.zeros(batch_size, device=device)
+    done = torch.zeros(batch_size, dtype=torch.bool, device=device)
+    lengths = torch.full((batch_size,), max_len, dtype=torch.long, device=device)
+    for t in range(max_len):
+        logits, cache = step(tokens, cache)
+        logp = logits.float().log_softmax(-1)
+        if greedy:
+            nxt = logp.argmax(-1)
+        else:
+            probs = _filter_logits(logits.float(), temperature, top_k).softmax(-1)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        scores = scores + torch.where(done, torch.zeros_like(scores), logp.gather(1, nxt[:, None]).squeeze(1))
+        out[:, t] = nxt
+        newly = (~done) & (nxt == eos)
+        lengths = torch.where(newly, torch.full_like(lengths, t + 1), lengths)
+        done = done | newly
+        tokens = nxt
+        if bool(done.all()):
+            out = out[:, : t + 1]
+            break
+    return SearchResult(out, scores, lengths)
+
+
+def greedy(step: StepFn, cache: Any, batch_size: int, sos: int, eos: int, pad: int, max_len: int, **kw) -> SearchResult:
+    """Greedy decoding: the arg-max token at every step."""
+    return sample(step, cache, batch_size, sos, eos, pad, max_len, greedy=True, **kw)
+
+
+@torch.no_grad()
+def beam_search(
+    step: StepFn,
+    cache: Any,
+    batch_size: int,
+    sos: int,
+    eos: int,
+    pad: int,
+    max_len: int,
+    beam_size: int = 5,
+    length_penalty: float = 0.0,
+    device: Optional[torch.device] = None,
+) -> SearchResult:
+    """Batched beam search; returns the best finished hypothesis per batch item.
+
+    Args:
+        step: the decoder step (see module docstring). cache: its cache for ``batch_size`` rows (expanded here).
+        sos, eos, pad: special tokens. max_len: most tokens generated after ``sos`` (EOS included).
+        beam_size: hypotheses kept per item (1 = greedy).
+        length_penalty: ``alpha`` of ``score / length**alpha`` used to rank finished hypotheses (0 = raw sum).
+    """
+    device = device or torch.device("cpu")
+    k = beam_size
+    cache = reorder_cache(cache, torch.arange(batch_size, device=device).repeat_interleave(k))
+    tokens = torch.full((batch_size * k,), sos, dtype=torch.long, device=device)
+    history = torch.zeros((batch_size * k, 0), dtype=torch.long, device=device)
+    # only the first beam of each item is live at the start (the others would duplicate it)
+    beam_scores = torch.full((batch_size, k), float("-inf"), device=device)
+    beam_scores[:, 0] = 0.0
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch_size)]
+    done = [False] * batch_size
+
+    def norm(score: float, length: int) -> float:
+        return score / (length**length_penalty) if length_penalty else score
+
+    def add(item: int, score: float, seq: list[int]) -> None:
+        finished[item].append((norm(score, len(seq)), seq))
+        finished[item].sort(key=lambda pair: -pair[0])
+        del finished[item][k:]
+
+    for t in range(max_len):
+        logits, cache = step(tokens, cache)
+        logp = logits.float().log_softmax(-1)
+        vocab = logp.shape[-1]
+        cand = (beam_scores.view(-1, 1) + logp).view(batch_size, k * vocab)
+        top_scores, top_ids = cand.topk(min(2 * k, k * vocab), dim=1)
+        top_beams, top_tokens = top_ids // vocab, top_ids % vocab
+        new_scores = torch.full((batch_size, k), float("-inf"), device=device)
+        new_src = torch.zeros((batch_size, k), dtype=torch.long, device=device)
+        new_tok = torch.full((batch_size, k), pad, dtype=torch.long, device=device)
+        ts, tb, tt = top_scores.tolist(), top_beams.tolist(), top_tokens.tolist()
+        last = t == max_len - 1
+        for b in range(batch_size):
+            if done[b]:
+                continue
+            kept = 0
+            for rank, (score, beam, token) in enumerate(zip(ts[b], tb[b], tt[b])):
+                if score == float("-inf"):
+                    break
+                row = b * k + beam
+                if token == eos or last:
+                    if rank < k:  # as in fairseq: only EOS among the k best ends a hypothesis (k=1 == greedy)
+                        add(b, score, history[row].tolist() + [token])
+                    continue
+                if kept < k:
+                    new_scores[b, kept], new_src[b, kept], new_tok[b, kept] = score, row, token
+                    kept += 1
+            if len(finished[b]) == k:
+                best_running = new_scores[b, 0].item()
+                if best_running == float("-inf"):
+                    done[b] = True
+                else:
+                    bound = norm(best_running, max_len if length_penalty > 0 else t + 2)
+                    done[b] = bound <= finished[b][-1][0]
+            elif last or kept == 0:
+                done[b] = True
+        if all(done):
+            break
+        for b in range(batch_size):  # finished items: keep their rows alive but inert
+            if done[b]:
+                new_src[b] = b * k
+                new_scores[b] = float("-inf")
+        src = new_src.view(-1)
+        history = torch.cat([history.index_select(0, src), new_tok.view(-1, 1)], dim=1)
+        cache = reorder_cache(cache, src)
+        tokens = new_tok.view(-1)
+        beam_scores = new_scores
+    best = [max(f, key=lambda pair: pair[0]) if f else (float("-inf"), []) for f in finished]
+    return _pack([seq for _, seq in best], [score for score, _ in best], pad, device)

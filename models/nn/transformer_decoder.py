@@ -1,0 +1,156 @@
+"""Autoregressive transformer decoder (Vaswani et al. 2017) with relative-position masked self-attention (Music
+Transformer), cross-attention to an encoder memory, and a key/value cache for incremental decoding.
+
+The decoder follows one protocol shared with :class:`models.nn.gru_decoder.GRUDecoder` so the search routines in
+:mod:`models.nn.decoding` drive either: ``forward(tokens, memory)`` for teacher forcing, ``init_cache(memory)`` and
+``step(tokens, cache)`` for decoding. A cache is a dict of tensors whose first axis is the batch (so beam search can
+reorder it with ``index_select``) plus integer bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+from torch import Tensor, nn
+
+from models.nn.relative_attention import CrossAttention, RelativeSelfAttention
+
+Cache = dict[str, Any]
+
+
+def sinusoidal_positions(length: int, dim: int, offset: int = 0, device: Optional[torch.device] = None) -> Tensor:
+    """Sinusoidal position encodings ``[length, dim]`` for positions ``offset .. offset + length - 1``."""
+    position = torch.arange(offset, offset + length, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    enc = torch.zeros(length, dim, device=device)
+    enc[:, 0::2] = torch.sin(position * freq)
+    enc[:, 1::2] = torch.cos(position * freq[: dim // 2])
+    return enc
+
+
+class DecoderBlock(nn.Module):
+    """Masked relative self-attention -> cross-attention -> feed-forward (ReLU), each with residual + LayerNorm.
+
+    Args:
+        d_model: width. num_heads: heads. dim_feedforward: inner width of the feed-forward layer.
+        dropout: dropout on sub-layer outputs and attention weights.
+        max_relative_position: learned relative distances per head.
+        norm_first: pre-LayerNorm (more stable for small data) instead of the original post-LayerNorm.
+        skew: memory-efficient skewed relative attention (else the naive reference).
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        num_heads: int = 8,
+        dim_feedforward: int = 1024,
+        dropout: float = 0.1,
+        max_relative_position: int = 512,
+        norm_first: bool = False,
+        skew: bool = True,
+    ) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = RelativeSelfAttention(d_model, num_heads, max_relative_position, dropout, skew=skew)
+        self.cross_attn = CrossAttention(d_model, num_heads, dropout)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim_feedforward, d_model)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(3))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        memory: Optional[Tensor] = None,
+        memory_padding_mask: Optional[Tensor] = None,
+        cache: Optional[Cache] = None,
+    ) -> Tensor:
+        """``x`` [B, L, D]. With ``cache`` ({"self": {...}, "cross": {...}}), ``x`` holds only the new positions and
+        the cache's self-attention keys/values are extended in place."""
+        self_cache = None if cache is None else cache["self"]
+        cross_cache = None if cache is None else cache["cross"]
+
+        def self_block(h: Tensor) -> Tensor:
+            out, new = self.self_attn(h, self_cache)
+            if cache is not None:
+                cache["self"] = new
+            return out
+
+        def cross_block(h: Tensor) -> Tensor:
+            return self.cross_attn(h, memory, memory_padding_mask, cross_cache)
+
+        for i, sub in enumerate((self_block, cross_block, self.ff)):
+            if self.norm_first:
+                x = x + self.drop(sub(self.norms[i](x)))
+            else:
+                x = self.norms[i](x + self.drop(sub(x)))
+        return x
+
+
+class TransformerDecoder(nn.Module):
+    """Token embedding (+ sinusoidal positions) -> ``num_layers`` :class:`DecoderBlock` -> LayerNorm -> logits.
+
+    Args:
+        vocab_size: output vocabulary. d_model, num_heads, dim_feedforward, dropout: as in :class:`DecoderBlock`.
+        num_layers: decoder blocks. max_len: longest sequence (relative distances learned up to it).
+        padding_idx: embedding row kept at zero.
+        absolute_positions: add sinusoidal absolute positions to the embeddings as well.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 512,
+        num_layers: int = 6,
+        num_heads: int = 8,
+        dim_feedforward: int = 1024,
+        dropout: float = 0.1,
+        max_len: int = 512,
+        padding_idx: Optional[int] = None,
+        norm_first: bool = False,
+        absolute_positions: bool = True,
+        skew: bool = True,
+    ) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.max_len = max_len
+        self.absolute_positions = absolute_positions
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            DecoderBlock(d_model, num_heads, dim_feedforward, dropout, max_len, norm_first, skew)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+
+    def _embed(self, tokens: Tensor, offset: int) -> Tensor:
+        x = self.embed(tokens) * math.sqrt(self.d_model)
+        if self.absolute_positions:
+            x = x + sinusoidal_positions(tokens.shape[1], self.d_model, offset, tokens.device)
+        return self.drop(x)
+
+    def forward(self, tokens: Tensor, memory: Tensor, memory_padding_mask: Optional[Tensor] = None) -> Tensor:
+        """Teacher forcing: ``tokens`` [B, L], ``memory`` [B, S, D] -> logits ``[B, L, V]``."""
+        x = self._embed(tokens, 0)
+        for layer in self.layers:
+            x = layer(x, memory, memory_padding_mask)
+        return self.head(self.norm(x))
+
+    def init_cache(self, memory: Tensor, memory_padding_mask: Optional[Tensor] = None) -> Cache:
+        """Project the memory into every layer's cross-attention keys/values once; empty self-attention caches."""
+        cache: Cache = {"pos": 0, "memory_padding_mask": memory_padding_mask}
+        for i, layer in enumerate(self.layers):
+            cache[f"layer{i}"] = {"self": {}, "cross": layer.cross_attn.memory_kv(memory)}
+        return cache
+
+    def step(self, tokens: Tensor, cache: Cache) -> tuple[Tensor, Cache]:
+        """Incremental decoding: ``tokens`` [B, l] are the next ``l`` inputs -> logits ``[B, l, V]``, updated cache."""
+        x = self._embed(tokens, cache["pos"])
+        for i, layer in enumerate(self.layers):
+            x = layer(x, None, cache["memory_padding_mask"], cache=cache[f"layer{i}"])
+        cache["pos"] += tokens.shape[1]
+        return self.head(self.norm(x)), cache

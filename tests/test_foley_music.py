@@ -1,0 +1,153 @@
+"""FoleyMusic on random tensors: paper defaults, losses, schedule, ablation switches, generation, clear errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from models.foley_music import FoleyMusic, noam_factor, token_nll_baseline
+from music import events as ev
+
+SMALL = dict(
+    d_model=32,
+    num_layers=2,
+    num_heads=4,
+    dim_feedforward=64,
+    gcn_blocks=[(-1, 16, 1), (16, 16, 2), (16, 32, 2)],
+    max_events=64,
+    max_generate_events=12,
+    beam_size=3,
+    warmup_steps=5,
+)
+
+
+def _batch(b: int = 4, joints: int = 65, length: int = 40, seed: int = 0, frames: int = 132) -> dict:
+    gen = torch.Generator().manual_seed(seed)
+    events = [ev.to_fixed_length(torch.randint(0, 240, (length,), generator=gen).tolist(), 64) for _ in range(b)]
+    return {
+        "keypoints": torch.randn(b, frames, joints, 3, generator=gen),
+        "events": torch.tensor(events),
+        "instrument": torch.tensor([0, 1, 2, 0][:b]),
+        "meta": [{"name": f"c{i}"} for i in range(b)],
+    }
+
+
+def test_paper_defaults() -> None:
+    model = FoleyMusic()
+    h = model.hparams
+    assert (h.d_model, h.num_layers, h.num_heads, h.dim_feedforward, h.dropout) == (512, 6, 8, 1024, 0.1)
+    assert (h.lr, h.warmup_steps, tuple(h.betas), h.eps, h.beam_size) == (7e-4, 4000, (0.9, 0.98), 1e-9, 5)
+    assert (h.max_events, h.fps, h.clip_seconds) == (512, 22.0, 6.0)
+    assert len(model.encoder.blocks) == 10 and model.encoder.adjacency.shape == (3, 65, 65)
+    assert len(model.decoder.layers) == 6
+    memory = model.eval().encode(torch.randn(1, 132, 65, 3))
+    assert memory.shape == (1, 33, 512)  # pose memory at T/4
+
+
+def test_noam_schedule_peaks_at_warmup() -> None:
+    assert noam_factor(1, 4000) == pytest.approx(1 / 4000)
+    assert noam_factor(4000, 4000) == pytest.approx(1.0)
+    assert noam_factor(16000, 4000) == pytest.approx(0.5)
+    model = FoleyMusic(**SMALL)
+    config = model.configure_optimizers()
+    opt, sched = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert max(lrs) == pytest.approx(7e-4) and lrs.index(max(lrs)) == 4
+    assert opt.defaults["betas"] == (0.9, 0.98) and opt.defaults["eps"] == 1e-9
+
+
+def test_loss_ignores_pad_and_training_lowers_it() -> None:
+    torch.manual_seed(0)
+    model = FoleyMusic(**SMALL, dropout=0.0, augment=False)
+    batch = _batch(frames=24)
+    nll, mask, _ = model.token_nll(batch)
+    assert (nll[~mask] == 0).all() and mask.sum() == 4 * 41  # 40 events + EOS per clip
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        nll, mask, _ = model.token_nll(batch)
+        loss = nll.sum() / mask.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def test_prepends_sos_when_events_lack_it() -> None:
+    inputs, target = FoleyMusic.split_events(torch.tensor([[1, 2, ev.EOS, ev.PAD]]))
+    assert inputs.tolist() == [[ev.SOS, 1, 2, ev.EOS]] and target.tolist() == [[1, 2, ev.EOS, ev.PAD]]
+    inputs, target = FoleyMusic.split_events(torch.tensor([[ev.SOS, 1, ev.EOS, ev.PAD]]))
+    assert inputs.tolist() == [[ev.SOS, 1, ev.EOS]] and target.tolist() == [[1, ev.EOS, ev.PAD]]
+
+
+def test_ablation_switches() -> None:
+    batch = _batch()
+    no_hands = FoleyMusic(**SMALL, use_hands=False)
+    assert no_hands.encoder.num_nodes == 25 and no_hands.visual(batch).shape[2] == 25
+    assert torch.equal(no_hands.visual(batch), batch["keypoints"][:, :, :25])
+    gru = FoleyMusic(**SMALL, decoder="gru")
+    assert torch.isfinite(gru.token_nll(batch)[0]).all()
+    hands = FoleyMusic(**SMALL, keypoint_layout="hands42")
+    assert hands.in_channels == 2 and hands.visual(_batch(joints=42)).shape[-1] == 2
+    rgb = FoleyMusic(**SMALL, visual_input="rgb", feature_dim=24, feature_channels=(16, 16))
+    features = dict(batch, visual_features=torch.randn(4, 132, 24))
+    assert rgb.eval().encode(rgb.visual(features)).shape == (4, 33, 32)
+    with pytest.raises(KeyError, match="visual_features"):
+        rgb.visual(batch)
+    with pytest.raises(ValueError, match="hands42 lacks"):
+        FoleyMusic(**SMALL, keypoint_layout="hands42", use_hands=False)
+
+
+def test_zero_memory_ignores_the_video() -> None:
+    model = FoleyMusic(**SMALL, zero_memory=True).eval()
+    batch, other = _batch(seed=0), _batch(seed=1)
+    other["events"] = batch["events"]
+    assert torch.allclose(model.token_nll(batch)[0], model.token_nll(other)[0])
+    model.zero_memory = False
+    assert not torch.allclose(model.token_nll(batch)[0], model.token_nll(other)[0])
+
+
+def test_generation_beam_greedy_sampling_and_examples() -> None:
+    torch.manual_seed(0)
+    model = FoleyMusic(**SMALL).eval()
+    visual = model.visual(_batch())
+    beam = model.generate(visual)
+    greedy = model.generate(visual, decoding="greedy")
+    one = model.generate(visual, beam_size=1)
+    assert beam.tokens.shape[0] == 4 and beam.tokens.shape[1] <= 11
+    width = min(one.tokens.shape[1], greedy.tokens.shape[1])
+    assert torch.equal(one.tokens[:, :width], greedy.tokens[:, :width])
+    assert (beam.scores >= greedy.scores - 1e-4).all()
+    sampled = model.generate(visual, decoding="sample", generator=torch.Generator().manual_seed(0))
+    assert sampled.tokens.shape[0] == 4
+    examples = model.generate_examples(_batch())
+    assert [e.name for e in examples[:2]] == ["c0/generated", "c0/truth"]
+    assert examples[1].midi.instruments[0].program == 40  # instrument 0 = violin
+    assert model.training is False
+
+
+def test_layout_mismatch_is_one_clear_error() -> None:
+    class FakeDM:
+        keypoint_layout = "hands42"
+
+    model = FoleyMusic(**SMALL)
+
+    class FakeTrainer:
+        datamodule = FakeDM()
+
+    model._trainer = FakeTrainer()  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="body65.*hands42"):
+        model.setup("fit")
+
+
+def test_unigram_baseline() -> None:
+    events = torch.tensor([ev.to_fixed_length([1, 1, 2], 8)] * 3)
+    nll = token_nll_baseline(events, events)
+    assert 0 < nll < math.log(ev.VOCAB_SIZE)

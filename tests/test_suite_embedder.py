@@ -1,0 +1,86 @@
+"""The suite's own audio embedder (default FAD embedder / KL classifier): it trains, saves, loads and separates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from metrics import FAD, KNNAccuracy, SuiteAudioEmbedder
+from metrics import suite_embedder as se
+
+
+def test_tiny_training_learns_instruments_and_round_trips(tmp_path):
+    path = se.train_suite_embedder(
+        tmp_path / "emb" / "suite.pt",
+        pieces=("bach/bwv66.6", "bach/bwv3.6"),
+        seconds=3.0,
+        epochs=3,
+        channels=(8, 16, 16, 32),
+    )
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["classes"][0] == "piano" and len(checkpoint["classes"]) == 16
+    assert checkpoint["val_accuracy"] > 4 / 16  # chance is 1/16; held-out piece
+    model = SuiteAudioEmbedder.from_checkpoint(path)
+    assert model.channels == (8, 16, 16, 32) and not model.training
+    clip = np.random.default_rng(0).normal(0, 0.1, 20000).astype(np.float32)
+    assert model.embed(clip).shape == (1, 128) and model.logits(clip).shape == (1, 16)
+    assert FAD(model).name == "fad_suite_embedder"
+    assert not list((tmp_path / "emb").glob(".*tmp"))  # written atomically
+
+
+def test_checkpoint_errors_and_cache(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="nothing.pt"):
+        SuiteAudioEmbedder.from_checkpoint(tmp_path / "nothing.pt")
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="broken.pt"):
+        SuiteAudioEmbedder.from_checkpoint(tmp_path / "broken.pt")
+    monkeypatch.setenv("V2M_CACHE", str(tmp_path / "cache"))
+    assert se.default_checkpoint() == tmp_path / "cache" / "embedders" / "suite_audio_embedder-v1.pt"
+    calls = []
+    monkeypatch.setattr(se, "train_suite_embedder", lambda path: calls.append(path) or path)
+    se.ensure_suite_embedder()
+    assert calls == [se.default_checkpoint()]
+    existing = tmp_path / "given.pt"
+    existing.write_bytes(b"x")
+    assert se.ensure_suite_embedder(existing) == existing and len(calls) == 1  # present: not trained again
+
+
+def _instrument_clips(names: tuple[str, ...], piece: str = "bach/bwv4.8", seconds: float = 12.0):
+    from music.corpus import load_corpus_midi
+    from music.synth import render
+
+    score = load_corpus_midi(piece)
+    table = {name: (program, drum, centre) for name, program, drum, centre in se.INSTRUMENTS}
+    clips, labels = [], []
+    for label, name in enumerate(names):
+        for part in score.instruments:
+            part.notes = [n for n in part.notes if n.start < seconds]
+            audio = render(se._arrange(part, *table[name]), sample_rate=16000)
+            for start in range(0, audio.size - 16000, 16000):
+                clips.append(audio[start : start + 16000])
+                labels.append(label)
+    return clips, torch.tensor(labels)
+
+
+@pytest.mark.slow
+def test_trained_embedder_separates_instruments_better_than_a_random_one():
+    trained = SuiteAudioEmbedder.from_checkpoint(se.ensure_suite_embedder())
+    torch.manual_seed(0)
+    random = SuiteAudioEmbedder().eval()
+    clips, labels = _instrument_clips(("violin", "flute", "trumpet", "clarinet"))
+    scores = {}
+    for name, model in (("trained", trained), ("random", random)):
+        knn = KNNAccuracy()
+        knn.update(torch.cat([model.embed(c) for c in clips]).float(), labels)
+        scores[name] = float(knn.compute())
+    assert scores["trained"] > 0.9 and scores["trained"] > scores["random"] + 0.2, scores
+    # FAD between two instruments is far larger than between two halves of one instrument's clips
+    violin = [c for c, y in zip(clips, labels) if y == 0]
+    flute = [c for c, y in zip(clips, labels) if y == 1]
+    across, within = FAD(trained), FAD(trained)
+    across.update(violin, real=True)
+    across.update(flute, real=False)
+    within.update(violin[::2], real=True)
+    within.update(violin[1::2], real=False)
+    assert float(across.compute()) > 3 * float(within.compute())
