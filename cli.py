@@ -173,17 +173,18 @@ class SuiteCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """``checkpoint.*``: the run's ModelCheckpoint, with ``last.ckpt`` on by default so ``--ckpt_path last``
-        resumes; its folder is ``<trainer.default_root_dir>/checkpoints/<logger name>`` unless set, the same for every
-        run of a config, so a resumed run (a new logger version) finds it."""
+        resumes; its folder is ``<logger save_dir>/<logger name>/checkpoints`` (e.g. ``runs/audeo/checkpoints``) unless
+        set: the same for every run of a config, so a resumed run (a new logger version) finds it."""
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True})
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
-        name = trainer.logger.name if trainer.logger is not None and trainer.logger.name else "run"
+        logger_root = getattr(trainer.logger, "root_dir", None)
+        folder = Path(logger_root) if logger_root else Path(trainer.default_root_dir)
         for callback in trainer.callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
-                callback.dirpath = str(Path(trainer.default_root_dir) / "checkpoints" / name)
+                callback.dirpath = str(folder / "checkpoints")
         if not any(
             isinstance(p, CheckpointIO) for p in _as_list(self._get(self.config_init, "trainer", {}).get("plugins"))
         ):
@@ -254,12 +255,14 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _default_callbacks() -> list[Any]:
-    """Callbacks every run gets (see README "Scale-out"): media, exact resume, checkpoint on SIGTERM."""
+    """Callbacks every run gets (see README "Scale-out"): media, exact resume, checkpoint on SIGTERM; TensorBoard
+    learning rate, gradient norms, throughput and hparams with final metrics (README "Precision, compile, ...")."""
     from callbacks.media import MediaLogger
     from callbacks.preemption import CheckpointOnSigterm
     from callbacks.rng_state import RNGStateCheckpoint
+    from callbacks.training_monitor import LearningRateLogger, TrainingMonitor
 
-    return [MediaLogger(), RNGStateCheckpoint(), CheckpointOnSigterm()]
+    return [MediaLogger(), RNGStateCheckpoint(), CheckpointOnSigterm(), LearningRateLogger(), TrainingMonitor()]
 
 
 def run_main() -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -163,15 +164,47 @@ class GenerativeMetrics(Callback):
             classifier = classifier or suite
         return embedder, classifier
 
+    def _needs_suite_model(self) -> bool:
+        if not (self.use["fad"] or self.use["kl"]):
+            return False
+        model = self.audio_model
+        has_embedder = model is not None or self.vggish_checkpoint is not None
+        has_classifier = model is not None and model.num_classes > 0
+        return not has_embedder or (self.use["kl"] and not has_classifier)
+
+    def _ensure_suite_model(self, trainer: Trainer) -> None:
+        """Train the suite embedder once (global rank 0, others wait) if it is needed and not cached yet.
+
+        In a ``fast_dev_run`` a missing embedder is not trained (that takes minutes): FAD and KL are switched off
+        with a warning saying how to train it.
+        """
+        from metrics.suite_embedder import default_checkpoint, ensure_suite_embedder
+
+        if self._metrics or not self._needs_suite_model():
+            return
+        path = Path(self.embedder_checkpoint) if self.embedder_checkpoint else default_checkpoint()
+        if path.is_file():
+            return
+        if trainer.fast_dev_run:
+            rank_zero_warn(
+                f"GenerativeMetrics: the suite audio embedder {path} is not trained yet; FAD/KL are off in this "
+                "fast_dev_run (train it with `python -m metrics.suite_embedder`, or pass vggish_checkpoint)"
+            )
+            self.use["fad"] = self.use["kl"] = False
+            return
+        if trainer.is_global_zero:
+            ensure_suite_embedder(path)
+        trainer.strategy.barrier("suite_embedder")
+
     def _build(self, pl_module: LightningModule) -> dict[str, Any]:
-        if not self._metrics:
+        if not self._metrics and (self.use["fad"] or self.use["kl"]):
             embedder, classifier = self._models()
             if self.use["fad"]:
                 self._metrics["fad"] = FAD(embedder, keep_embeddings=False)
             if self.use["kl"] and classifier is not None:
                 self._metrics["kl"] = KLDivergence(classifier)
-            if self.use["ndb"]:
-                self._metrics["ndb"] = NDB(k=self.ndb_k, seed=self.ndb_seed)
+        if self.use["ndb"] and not self._ndb_checked:
+            self._metrics["ndb"] = NDB(k=self.ndb_k, seed=self.ndb_seed)
         for metric in self._metrics.values():
             metric.to(pl_module.device)
             metric.reset()
@@ -231,6 +264,7 @@ class GenerativeMetrics(Callback):
         due = stage == "test" or (trainer.current_epoch + 1) % self.every_n_epochs == 0
         self._active = due and not trainer.sanity_checking and isinstance(pl_module, GeneratesExamples)
         if self._active:
+            self._ensure_suite_model(trainer)
             self._build(pl_module)
             self._fit_ndb(trainer)
 

@@ -75,11 +75,12 @@ class MediaLogger(Callback):
     # -- rendering -----------------------------------------------------------------------------------------------
     def _render(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         batch = self._first_batch.pop(stage, None)
+        log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask, before rank 0 goes on alone
         if batch is None or not trainer.is_global_zero or not isinstance(pl_module, GeneratesExamples):
             return
         with torch.no_grad():
             examples = pl_module.generate_examples(batch)[: self.max_examples]
-        out_dir = Path(trainer.log_dir or trainer.default_root_dir) / "media" / f"{stage}_epoch{trainer.current_epoch}"
+        out_dir = Path(log_dir or trainer.default_root_dir) / "media" / f"{stage}_epoch{trainer.current_epoch}"
         out_dir.mkdir(parents=True, exist_ok=True)
         writer = _tensorboard(trainer)
         for example in examples:

@@ -67,6 +67,9 @@ class ClipDataModule(pl.LightningDataModule):
             from datamodules.synthetic import ensure
 
             path = ensure(self.synthetic_name, self.synthetic_minutes, self.seed)
+            if getattr(self, "_said_synthetic", False):
+                return path
+            self._said_synthetic = True
             log.warning(
                 "%s: using SYNTHETIC %s data (%g min, seed %d) at %s; pass root= for the real dataset",
                 type(self).__name__,
@@ -128,6 +131,13 @@ class ClipDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    @property
+    def provided_fields(self) -> tuple[str, ...]:
+        """The batch fields this DataModule yields (design.md names), for models to check against their needs."""
+        options = getattr(self, "options", None)
+        base = tuple(options.fields) if options is not None else ()
+        return base + (("events_mask",) if "events" in base else ()) + ("meta",)
 
     def describe(self) -> dict[str, Any]:
         """Clip counts per built split (for logs and tables)."""

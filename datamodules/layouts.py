@@ -16,6 +16,8 @@ Layouts (``LAYOUTS[name]``):
 - ``hands42``: Foley Music's AtinPiano layout: left hand 21, right hand 21, the two hands unconnected.
 - ``solos47``: Solos skeleton release: BODY_25 joints 1..7, right hand 1..20 (root RWrist), left hand 1..20
   (root LWrist).
+- ``upper47``: MI Net §3's "5 upper-body keypoints + 21 per hand": Neck, shoulders, elbows, then the right and the
+  left hand with their wrists (from Solos, the hand wrists are the body wrists).
 - ``coco17``: COCO keypoints (AIST++ ``keypoints2d``).
 - ``rhythmic17``: RhythmicNet: BODY_25 joints 0..14 plus 19 (LBigToe) and 22 (RBigToe).
 - ``mediapipe33``: MediaPipe Pose landmarks; ``mediapipe75``: MediaPipe Pose + left hand 21 + right hand 21.
@@ -150,6 +152,12 @@ LAYOUTS: dict[str, Layout] = {
             "solos47",
             _SOLOS_BODY + hand_names("R", range(1, 21)) + hand_names("L", range(1, 21)),
             ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6)) + _hand_edges(7, root=3) + _hand_edges(27, root=6),
+            center=0,
+        ),
+        Layout(
+            "upper47",
+            ("Neck", "RShoulder", "RElbow", "LShoulder", "LElbow") + hand_names("R") + hand_names("L"),
+            ((0, 1), (1, 2), (0, 3), (3, 4), (2, 5), (4, 26)) + _hand_edges(5) + _hand_edges(26),
             center=0,
         ),
         Layout("coco17", COCO17_JOINTS, COCO17_EDGES, center=0),

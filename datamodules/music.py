@@ -209,7 +209,7 @@ class MUSICDataModule(ClipDataModule):
     def _mode(self, root: Path) -> str:
         if self.split == "foley" and self.is_synthetic:
             mode = "sop" if (root / "train.csv").is_file() else "ids"
-            log.warning("MUSICDataModule: synthetic data holds no real MUSIC videos; using the %r split", mode)
+            log.info("MUSICDataModule: synthetic data holds no real MUSIC videos; using the %r split", mode)
             return mode
         return self.split
 

@@ -275,7 +275,7 @@ class URMPDataModule(ClipDataModule):
         tracks = scan(root)
         mode = self.split
         if mode == "foley" and self.is_synthetic:
-            log.warning("URMPDataModule: synthetic data holds no real URMP pieces; using the grouped 'pieces' split")
+            log.info("URMPDataModule: synthetic data holds no real URMP pieces; using the grouped 'pieces' split")
             mode = "pieces"
         if mode == "pieces":
             keep = self.instruments or URMP_INSTRUMENTS

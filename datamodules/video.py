@@ -83,7 +83,7 @@ class VideoFile:
         self._info: Optional[tuple[float, int, int, int]] = None
 
     def __getstate__(self) -> dict:
-        return self.__dict__ | {"_reader": None, "_kind": None}
+        return self.__dict__ | {"_reader": None, "_kind": None, "_times": None}
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> None:
@@ -185,7 +185,28 @@ class VideoFile:
         """``num_frames`` frames at ``fps`` (default: the native rate) from ``start`` seconds."""
         native = self.fps
         indices = frame_indices(start, num_frames, fps or native, native)
+        starts = self.frame_times()
+        if starts is not None:
+            times = start + np.arange(num_frames) / (fps or native)
+            by_time = np.searchsorted(starts, times + _EPS, side="right") - 1
+            # frames past the last one keep the fps formula, so the end-of-video check below still applies
+            indices = np.where(times < starts[-1] + 1.0 / native, np.maximum(by_time, 0), indices)
         return self.read_frames(indices, crop=crop, gray=gray, size=size, pad=pad)
+
+    def frame_times(self) -> Optional[np.ndarray]:
+        """Presentation start time of every frame (decord), used to pick the frame on screen at each clip time, so
+        variable-frame-rate videos are read exactly; None when unavailable (then ``floor(t * fps)`` is used)."""
+        self._open()
+        if self._kind != "decord":
+            return None
+        if getattr(self, "_times", None) is None:
+            try:
+                times = np.asarray(self._reader.get_frame_timestamp(np.arange(self.num_frames)))[:, 0]
+            except Exception:  # noqa: BLE001 - decord raises its own error type; fall back to the fps formula
+                times = np.zeros(0)
+            ok = len(times) == self.num_frames and np.all(np.isfinite(times)) and np.all(np.diff(times) > 0)
+            self._times = times - times[0] if ok else np.zeros(0)
+        return self._times if len(self._times) else None
 
 
 def _pyav_info(path: Path) -> tuple[float, int, int, int]:

@@ -15,10 +15,21 @@ from metrics.frechet import frechet_distance
 from metrics.kl import KLDivergence, kl_per_clip
 from metrics.knn_accuracy import KNNAccuracy
 from metrics.ndb import NDB, log_spectrogram_features
-from metrics.suite_embedder import SuiteAudioEmbedder, ensure_suite_embedder, train_suite_embedder
 from metrics.text_audio import TextAudioConsistency
 from metrics.token_nll import TokenNLL
 from metrics.vggish import VGGish
+
+_SUITE = ("SuiteAudioEmbedder", "ensure_suite_embedder", "train_suite_embedder")
+
+
+def __getattr__(name: str):
+    """Lazy exports of :mod:`metrics.suite_embedder` (so ``python -m metrics.suite_embedder`` runs it only once)."""
+    if name in _SUITE:
+        from metrics import suite_embedder
+
+        return getattr(suite_embedder, name)
+    raise AttributeError(f"module 'metrics' has no attribute {name!r}")
+
 
 __all__ = [
     "FAD",

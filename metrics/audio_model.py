@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from metrics.log_mel import SAMPLE_RATE, log_mel_examples
+from metrics.log_mel import SAMPLE_RATE, as_mono, log_mel_examples, resample
 
 
 class AudioWindowModel(nn.Module):
@@ -58,4 +58,37 @@ class AudioWindowModel(nn.Module):
         return logits
 
 
-__all__ = ["AudioWindowModel"]
+class CallableAudioModel(AudioWindowModel):
+    """Adapter for a plain callable (module or function) ``f(waveform [1, N] at 16 kHz) -> [D] or [W, D]``.
+
+    Used for embedders/classifiers that do their own framing: the whole clip (resampled to 16 kHz) is one call.
+    ``embed`` and ``logits`` both return the callable's output as ``[W, D]`` float64.
+    """
+
+    def __init__(self, function: Any, embedding_dim: int, name: str | None = None) -> None:
+        super().__init__()
+        self.function = function
+        self.embedding_dim = self.num_classes = int(embedding_dim)
+        self.name = name or getattr(function, "name", None) or type(function).__name__.lower()
+        self._anchor = nn.Parameter(torch.zeros(0), requires_grad=False)  # gives the adapter a device
+
+    def _run(self, audio: Any, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+        signal = torch.from_numpy(resample(as_mono(audio), sample_rate)).to(self._anchor.device)[None]
+        with torch.no_grad():
+            out = torch.as_tensor(self.function(signal)).double().cpu().reshape(-1, self.embedding_dim)
+        return out, out
+
+
+def as_audio_model(model: Any, embedding_dim: int | None = None, name: str | None = None) -> AudioWindowModel:
+    """``model`` itself when it is an :class:`AudioWindowModel`, else wrapped in :class:`CallableAudioModel`."""
+    if isinstance(model, AudioWindowModel):
+        return model
+    if not callable(model):
+        raise TypeError(f"expected an AudioWindowModel or a callable, got {type(model).__name__}")
+    dim = embedding_dim or getattr(model, "embedding_dim", None) or getattr(model, "num_classes", None)
+    if not dim:
+        raise ValueError("a plain callable audio model needs embedding_dim= (its output size)")
+    return CallableAudioModel(model, int(dim), name)
+
+
+__all__ = ["AudioWindowModel", "CallableAudioModel", "as_audio_model"]

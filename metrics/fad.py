@@ -25,7 +25,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from metrics.audio_model import AudioWindowModel
+from metrics.audio_model import AudioWindowModel, as_audio_model
 from metrics.frechet import frechet_distance
 
 
@@ -45,13 +45,23 @@ class FAD(Metric):
         embedder: the audio embedding model.
         keep_embeddings: also keep the generated windows' embeddings (needed by :meth:`fad_infinity`).
         seed: seed of FAD∞'s resampling.
+        embedding_dim: output size when ``embedder`` is a plain callable (wrapped by
+            :func:`metrics.audio_model.as_audio_model`: one call per 16 kHz clip ``[1, N]`` -> ``[D]`` or ``[W, D]``).
     """
 
     full_state_update = False
     higher_is_better = False
 
-    def __init__(self, embedder: AudioWindowModel, keep_embeddings: bool = True, seed: int = 0, **kwargs) -> None:
+    def __init__(
+        self,
+        embedder: AudioWindowModel,
+        keep_embeddings: bool = True,
+        seed: int = 0,
+        embedding_dim: int | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
+        embedder = as_audio_model(embedder, embedding_dim)
         self.embedder = embedder.eval()
         self.name = f"fad_{embedder.name}"
         self.keep_embeddings = keep_embeddings

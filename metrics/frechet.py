@@ -29,7 +29,8 @@ def trace_sqrt_product(sigma1: Any, sigma2: Any) -> float:
 def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
     """Squared Fréchet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2), in float64.
 
-    Accepts numpy arrays or torch tensors: ``mu`` of shape [D], ``sigma`` of shape [D, D].
+    Accepts numpy arrays or torch tensors: ``mu`` of shape [D], ``sigma`` of shape [D, D]. Rounding can make the
+    value of two identical Gaussians a tiny negative number; it is clipped at 0.
     """
     mu1, mu2 = _as_float64(mu1).reshape(-1), _as_float64(mu2).reshape(-1)
     sigma1, sigma2 = np.atleast_2d(_as_float64(sigma1)), np.atleast_2d(_as_float64(sigma2))

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 from torchmetrics import Metric
 
-from metrics.audio_model import AudioWindowModel
+from metrics.audio_model import AudioWindowModel, as_audio_model
 from metrics.fad import clip_list
 
 EPSILON = 1e-6
@@ -33,17 +33,26 @@ def kl_per_clip(generated_probs: torch.Tensor, reference_probs: torch.Tensor, ep
 
 
 class KLDivergence(Metric):
-    """``update(generated, reference, sample_rate=16000)`` on paired clips; ``compute()`` -> mean KL."""
+    """``update(generated, reference, sample_rate=16000)`` on paired clips; ``compute()`` -> mean KL.
+
+    ``classifier`` may also be a plain callable ``f(waveform [1, N] at 16 kHz) -> logits [C] or [W, C]`` (give
+    ``num_classes``).
+    """
 
     full_state_update = False
     higher_is_better = False
 
     def __init__(
-        self, classifier: AudioWindowModel, activation: Literal["softmax", "sigmoid"] = "softmax", **kwargs
+        self,
+        classifier: AudioWindowModel,
+        activation: Literal["softmax", "sigmoid"] = "softmax",
+        num_classes: int | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if activation not in ("softmax", "sigmoid"):
             raise ValueError(f"activation must be 'softmax' or 'sigmoid', got {activation!r}")
+        classifier = as_audio_model(classifier, num_classes)
         self.classifier = classifier.eval()
         self.activation = activation
         self.name = f"kl_{classifier.name}"

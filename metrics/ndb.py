@@ -96,10 +96,15 @@ class NDB(Metric):
     def is_fitted(self) -> bool:
         return self.centers.numel() > 0
 
-    def fit(self, train_features: Any) -> NDB:
-        """k-means on ``[N, D]`` training features (N >= k); sets the cells and the training cell shares."""
+    def fit(self, train_features: Any = None, audio: Any = None, sample_rate: int = SAMPLE_RATE) -> NDB:
+        """k-means on ``[N, D]`` training features (N >= k), or on training clips ``audio`` turned into
+        :func:`log_spectrogram_features`; sets the cells and the training cell shares."""
         from sklearn.cluster import KMeans
 
+        if audio is not None:
+            train_features = log_spectrogram_features(audio, sample_rate)
+        if train_features is None:
+            raise ValueError("NDB.fit needs train_features or audio")
         x = np.asarray(train_features.detach().cpu() if hasattr(train_features, "detach") else train_features)
         x = x.astype(np.float64).reshape(len(x), -1)
         if len(x) < self.k:

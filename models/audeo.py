@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 Stage = Literal["video2roll", "roll2midi", "perfnet", "refine"]
 STAGES = ("video2roll", "roll2midi", "perfnet", "refine")
+TRAINS = {"video2roll": "video2roll", "roll2midi": "generator", "perfnet": "perfnet", "refine": "refiner"}
 LOWEST_PITCH = {51: 36, 88: 21}  # §4: 51 keys = MIDI 36..86 (released code: columns 15..65 of 88)
 FPS = 25
 SAMPLE_RATE = 16000
@@ -152,13 +153,25 @@ def log_spectrogram(audio: torch.Tensor, n_fft: int = 2048, hop: int = 256, n_bi
 
 
 def griffin_lim(log_spec: np.ndarray, n_fft: int = 2048, hop: int = 256, n_iter: int = 32, length: int | None = None):
-    """Waveform from a [F, T] log(1 + magnitude) spectrogram (bins above F are silent) with librosa's Griffin-Lim."""
-    import librosa
-
-    magnitude = np.zeros((n_fft // 2 + 1, log_spec.shape[1]), dtype=np.float32)
-    magnitude[: log_spec.shape[0]] = np.expm1(np.clip(log_spec, 0.0, None))
-    audio = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=hop, n_fft=n_fft, length=length, random_state=0)
-    return audio.astype(np.float32)
+    """Waveform from a [F, T] log(1 + magnitude) spectrogram (bins above F are silent): Griffin & Lim (1984) with
+    the fast momentum of Perraudin et al. (2013), in torch (librosa's version spends ~1 min JIT-compiling on first use
+    on a small CPU; torchaudio does not install here)."""
+    spec = torch.as_tensor(np.asarray(log_spec, dtype=np.float32))
+    magnitude = torch.zeros(n_fft // 2 + 1, spec.shape[1])
+    magnitude[: spec.shape[0]] = torch.expm1(spec.clamp_min(0.0))
+    window = torch.hann_window(n_fft)
+    generator = torch.Generator().manual_seed(0)
+    angles = torch.exp(2j * math.pi * torch.rand(magnitude.shape, generator=generator))
+    previous = torch.zeros_like(angles)
+    length = length or hop * (spec.shape[1] - 1)
+    for _ in range(max(1, n_iter)):
+        audio = torch.istft(magnitude * angles, n_fft, hop, window=window, length=length)
+        rebuilt = torch.stft(audio, n_fft, hop, window=window, return_complex=True)
+        accelerated = rebuilt - 0.99 * previous
+        previous = rebuilt
+        angles = accelerated / accelerated.abs().clamp_min(1e-8)
+    audio = torch.istft(magnitude * angles, n_fft, hop, window=window, length=length)
+    return audio.numpy().astype(np.float32)
 
 
 def _frozen(module: nn.Module) -> nn.Module:
@@ -248,34 +261,47 @@ class Audeo(pl.LightningModule):
             "perfnet": perfnet_ckpt,
             "refiner": refine_ckpt,
         }
-        trains = {"video2roll": "video2roll", "roll2midi": "generator", "perfnet": "perfnet", "refine": "refiner"}[stage]
+        trains = TRAINS[stage]
         self.trains = trains
         wanted = {trains} | {name for name, path in self.checkpoints.items() if path}
         if stage == "refine":
             wanted.add("perfnet")
-        self.video2roll = (
-            Video2RollNet(keys, 5, widths, blocks, feature_channels, top_channels) if "video2roll" in wanted else None
-        )
-        self.generator = None
-        self.discriminator = None
-        if "generator" in wanted:
-            self.generator = roll2midi_generator(
-                generator_down, generator_up, generator_down_dropout, generator_up_dropout
-            )
-            self.generator.apply(gan_init)
-        if stage == "roll2midi":
-            self.discriminator = PatchDiscriminator(1, discriminator_layers)
-            self.discriminator.apply(gan_init)
-        self.perfnet = (
-            PerfNet(keys, n_bins, perfnet_down, perfnet_up, perfnet_width, perfnet_bands)
-            if "perfnet" in wanted
-            else None
-        )
-        self.refiner = UNet(1, 1, refine_channels, stride=2, out_activation="relu") if "refiner" in wanted else None
+        self.video2roll = self._build("video2roll") if "video2roll" in wanted else None
+        self.generator = self._build("generator") if "generator" in wanted else None
+        self.discriminator = self._build("discriminator") if stage == "roll2midi" else None
+        self.perfnet = self._build("perfnet") if "perfnet" in wanted else None
+        self.refiner = self._build("refiner") if "refiner" in wanted else None
         self._loaded: set[str] = set()
         self._load_stage_checkpoints(required=False)
         self._metrics = nn.ModuleDict()
         self._epoch_g_losses: list[float] = []
+
+    def _build(self, name: str) -> nn.Module:
+        """A fresh network of this configuration: video2roll, generator, discriminator, perfnet or refiner."""
+        hp = self.hparams
+        if name == "video2roll":
+            return Video2RollNet(hp.keys, 5, hp.widths, hp.blocks, hp.feature_channels, hp.top_channels)
+        if name == "generator":
+            net = roll2midi_generator(
+                hp.generator_down, hp.generator_up, hp.generator_down_dropout, hp.generator_up_dropout
+            )
+            return net.apply(gan_init)
+        if name == "discriminator":
+            return PatchDiscriminator(1, hp.discriminator_layers).apply(gan_init)
+        if name == "perfnet":
+            return PerfNet(hp.keys, hp.n_bins, hp.perfnet_down, hp.perfnet_up, hp.perfnet_width, hp.perfnet_bands)
+        return UNet(1, 1, hp.refine_channels, stride=2, out_activation="relu")
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Also builds the networks that the state holds but this configuration lacks (e.g. ``cli.py generate``
+        with a roll2midi checkpoint that carries its Video2Roll), so one checkpoint generates end to end."""
+        for name in ("video2roll", "generator", "discriminator", "perfnet", "refiner"):
+            if getattr(self, name) is None and any(key.startswith(f"{name}.") for key in state_dict):
+                setattr(self, name, self._build(name).to(self.device))
+                if name not in (self.trains, "discriminator"):
+                    _frozen(getattr(self, name))
+                self._loaded.add(name)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # ------------------------------------------------------------------------------------------------ chaining
     def _load_stage_checkpoints(self, required: bool) -> None:
@@ -343,7 +369,7 @@ class Audeo(pl.LightningModule):
     def _need(self, name: str) -> nn.Module:
         net = getattr(self, name)
         if net is None:
-            raise RuntimeError(f"Audeo: this model has no {name}; give its checkpoint ({name}_ckpt) or train that stage")
+            raise RuntimeError(f"Audeo: this model has no {name}; give that stage's checkpoint or train that stage")
         return net
 
     # -------------------------------------------------------------------------------------------------- metrics
@@ -445,7 +471,8 @@ class Audeo(pl.LightningModule):
             logits = self.roll_logits(batch["frames"])
             target = batch["roll"][..., 0]
             loss = F.binary_cross_entropy_with_logits(logits, target)
-            self._update_prf(split, "video2roll", torch.sigmoid(logits)[..., None], batch["roll"], self.hparams.threshold)
+            probs = torch.sigmoid(logits)[..., None]
+            self._update_prf(split, "video2roll", probs, batch["roll"], self.hparams.threshold)
         elif self.stage == "roll2midi":
             generated = self.refine_roll(batch["roll_prob"])
             loss = F.mse_loss(generated, batch["roll"])
@@ -546,7 +573,8 @@ class Audeo(pl.LightningModule):
             for i in range(min(2, len(batch["roll"]))):
                 midi = self.transcribe_probs(batch["roll_prob"][i])
                 examples.append(Example(f"{name}_{i}_midi", midi=self.roll_to_midi(midi)))
-                examples.append(Example(f"{name}_{i}_pseudo_gt", midi=self.roll_to_midi(batch["roll"][i].cpu().numpy())))
+                target = self.roll_to_midi(batch["roll"][i].cpu().numpy())
+                examples.append(Example(f"{name}_{i}_pseudo_gt", midi=target))
         else:
             hp = self.hparams
             specs = self.spectrogram(batch["roll"][:1]).cpu().numpy()

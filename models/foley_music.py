@@ -73,7 +73,8 @@ class FoleyMusic(pl.LightningModule):
         gcn_strategy: ST-GCN partition strategy. gcn_blocks: ``(in, out, stride)`` per ST-GCN block.
         temporal_kernel: ST-GCN temporal kernel (9). gcn_dropout: dropout inside ST-GCN blocks.
         edge_importance: learnable ST-GCN edge importance.
-        feature_channels: widths of the temporal encoder blocks (``rgb`` / ``flow``).
+        feature_channels, feature_strides, feature_kernel: the temporal encoder of ``rgb`` / ``flow`` features (the
+            suite's features are 1 per second, so no further downsampling by default).
         max_events: events per clip including SOS/EOS (512). memory_positions: add sinusoidal positions to the memory.
         norm_first: pre-LayerNorm decoder blocks. zero_memory: zero the visual memory (unconditioned reference).
         lr: peak learning rate. warmup_steps: linear warm-up. betas, eps: Adam.
@@ -106,6 +107,8 @@ class FoleyMusic(pl.LightningModule):
         gcn_dropout: float = 0.0,
         edge_importance: bool = True,
         feature_channels: Sequence[int] = (256, 256, 256),
+        feature_strides: Sequence[int] = (1, 1, 1),
+        feature_kernel: int = 3,
         max_events: int = 512,
         memory_positions: bool = True,
         norm_first: bool = False,
@@ -170,9 +173,10 @@ class FoleyMusic(pl.LightningModule):
                 edge_importance=edge_importance,
             )
         elif visual_input in ("rgb", "flow"):
-            strides = [1] * (len(feature_channels) - 2) + [2, 2] if len(feature_channels) >= 2 else [4]
+            if len(feature_strides) != len(feature_channels):
+                raise ValueError(f"feature_strides {feature_strides} and feature_channels {feature_channels} differ")
             self.encoder = TemporalConvEncoder(
-                feature_dim, d_model, feature_channels, strides, kernel=temporal_kernel, dropout=gcn_dropout
+                feature_dim, d_model, feature_channels, feature_strides, kernel=feature_kernel, dropout=gcn_dropout
             )
         else:
             raise ValueError(f"visual_input must be keypoints, rgb or flow, got {visual_input!r}")
@@ -196,7 +200,15 @@ class FoleyMusic(pl.LightningModule):
     # ------------------------------------------------------------------------------------------------ encoder
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        theirs = getattr(datamodule, "keypoint_layout", None)
+        dim = getattr(datamodule, "feature_dim", None)
+        if self.visual_input != "keypoints" and dim is not None and dim != self.hparams.feature_dim:
+            raise ValueError(
+                f"FoleyMusic.feature_dim is {self.hparams.feature_dim} but {type(datamodule).__name__} yields "
+                f"visual_features of width {dim}: set model.init_args.feature_dim: {dim}"
+            )
+        theirs = getattr(datamodule, "keypoint_layout", None) or getattr(
+            getattr(datamodule, "options", None), "keypoint_layout", None
+        )
         if self.visual_input == "keypoints" and theirs is not None and theirs != self.keypoint_layout:
             raise ValueError(
                 f"FoleyMusic.keypoint_layout is {self.keypoint_layout!r} but {type(datamodule).__name__}"
@@ -375,7 +387,7 @@ class FoleyMusic(pl.LightningModule):
         for i in range(n):
             program = self.program_of(None if instruments is None else int(instruments[i]))
             meta = batch.get("meta", [{}] * n)[i] or {}
-            name = str(meta.get("name") or meta.get("id") or f"clip{i}")
+            name = str(meta.get("key") or meta.get("name") or f"clip{i}")
             seq = result.tokens[i, : result.lengths[i]]
             examples.append(Example(f"{name}/generated", midi=ev.decode(seq, program=program)))
             examples.append(Example(f"{name}/truth", midi=ev.decode(batch["events"][i], program=program)))

@@ -28,7 +28,9 @@ PIANO_WORKS = (
     "schumann_clara/polonaise_op1n1",
     "cpebach/h186",
 )
-STRING_QUARTETS = ("haydn/opus74no1", "mozart/k458", "mozart/k80", "beethoven/opus18no3")  # GM programs 40/40/41/42
+# Four-part string music; the General-MIDI programs music21 writes vary (0, 48 or 40/41/42), so set them yourself
+# (:func:`music.edit.change_instrument`). Long: converting one takes 10-70 s once.
+STRING_QUARTETS = ("haydn/opus74no1", "mozart/k80", "mozart/k458")
 CHORALES = ("bach/bwv66.6", "bach/bwv269", "bach/bwv347", "bach/bwv153.1", "bach/bwv86.6")  # 4 voices, program 0
 
 

@@ -116,7 +116,9 @@ class RemiTokenizer:
 
         if hasattr(ids, "detach"):
             ids = ids.detach().cpu().numpy()
-        array = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).reshape(-1)
+        array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        if array.ndim != 1:
+            raise ValueError(f"REMI ids must be one sequence (1-D), got shape {array.shape}")
         if array.size and (array.min() < 0 or array.max() >= self.vocab_size):
             raise ValueError(f"REMI ids must lie in 0..{self.vocab_size - 1}, got {array.min()}..{array.max()}")
         clean: list[int] = []

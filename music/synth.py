@@ -4,7 +4,7 @@
 ``pretty_midi.PrettyMIDI.fluidsynth``: that one reloads the SoundFont on every call and renders every instrument
 separately, which costs seconds per call with FluidR3 (142 MB). Here each SoundFont is loaded once per process and
 lent to a fresh synthesizer per call (so results are deterministic), and all instruments play at once on their own
-MIDI channels (drums on channel 10 with the percussion bank): about 0.01 s per second of music at 16 kHz.
+MIDI channels (drums on channel 10 with the percussion bank): 0.01-0.04 s per second of music (16-44.1 kHz).
 
 SoundFont choice (first that applies): the ``soundfont`` argument, the ``V2M_SOUNDFONT`` environment variable,
 Debian's FluidR3 (``/usr/share/sounds/sf2/FluidR3_GM.sf2``, package ``fluid-soundfont-gm``), pretty_midi's bundled

@@ -60,7 +60,8 @@ def _event_tags(run_dir: Path) -> dict[str, list[str]]:
 
 def test_fit_writes_checkpoint_media_and_tensorboard(fitted: Path) -> None:
     run_dir = fitted / "runs" / "suite" / "version_0"
-    assert list((run_dir / "checkpoints").glob("*.ckpt")), "fit must write a checkpoint"
+    assert list((run_dir.parent / "checkpoints").glob("*.ckpt")), "fit must write a checkpoint"
+    assert (run_dir.parent / "checkpoints" / "last.ckpt").is_file(), "last.ckpt is on by default"
     assert (run_dir / "config.yaml").is_file(), "the resolved config is saved beside the run"
     tags = _event_tags(run_dir)
     assert "val/loss" in tags["scalars"]
@@ -74,7 +75,7 @@ def test_fit_writes_checkpoint_media_and_tensorboard(fitted: Path) -> None:
 
 @pytest.mark.parametrize("command", ["validate", "test", "predict"])
 def test_evaluation_subcommands_run_from_checkpoint(fitted: Path, command: str, tmp_path: Path) -> None:
-    (ckpt,) = list((fitted / "runs" / "suite" / "version_0" / "checkpoints").glob("*.ckpt"))[:1]
+    (ckpt,) = list((fitted / "runs" / "suite" / "checkpoints").glob("epoch*.ckpt"))[:1]
     result = run_cli(command, "--config", TINY, "--ckpt_path", str(ckpt), tmp=tmp_path)
     if command != "predict":
         assert f"{command}/loss" in result.stdout or "val/loss" in result.stdout
@@ -92,7 +93,7 @@ def _write_silent_video(path: Path, frames: int = 25) -> Path:
 
 
 def test_generate_writes_midi_wav_and_video_with_soundtrack(fitted: Path, tmp_path: Path) -> None:
-    (ckpt,) = list((fitted / "runs" / "suite" / "version_0" / "checkpoints").glob("*.ckpt"))[:1]
+    (ckpt,) = list((fitted / "runs" / "suite" / "checkpoints").glob("epoch*.ckpt"))[:1]
     video = _write_silent_video(tmp_path / "silent.mp4")
     out = tmp_path / "out" / "scored.mp4"
     run_cli("generate", "--config", TINY, "--ckpt", str(ckpt), "--video", str(video), "--out", str(out), tmp=tmp_path)

@@ -69,6 +69,10 @@ def test_convert_between_hand_layouts_and_back():
     op = convert(y, "body65", "openpose67")
     assert np.allclose(op[:, 25], y[:, 7])  # hand wrist LHand0 <- body LWrist
     assert np.allclose(convert(op, "openpose67", "body65"), y)
+    upper = convert(x, "solos47", "upper47")
+    assert upper.shape == (3, 47, 3) and np.allclose(upper[:, 5], x[:, 3]) and np.allclose(upper[:, 26], x[:, 6])
+    assert np.allclose(upper[:, 6], x[:, 7]) and np.allclose(upper[:, 27], x[:, 27])  # RHand1 / LHand1
+    assert (2, 5) in LAYOUTS["upper47"].edges and (5, 6) in LAYOUTS["upper47"].edges  # elbow -> wrist -> thumb
     coco = rng.random((2, 17, 3)).astype(np.float32)
     r17 = convert(coco, "coco17", "rhythmic17")
     assert np.allclose(r17[:, 15, :2], coco[:, 15, :2]) and np.all(r17[:, 15, 2] == 0)  # LBigToe from LAnkle
@@ -169,7 +173,9 @@ def test_solos_raw_memmap(tmp_path):
     sk = kp.SolosSkeletons(tmp_path / "skeleton.npy", tmp_path / "skeleton_dict.json")
     assert sk.ids() == ["_W2VM3uinZA", "abc"]  # the id starting with '_' is kept
     seq = sk.read("abc", 1, 3)
-    assert seq.shape == (3, 47, 3) and np.allclose(seq[0, :, 0], data[6, 0]) and np.allclose(seq[0, 5, 1], data[6, 1, 5])
+    assert (
+        seq.shape == (3, 47, 3) and np.allclose(seq[0, :, 0], data[6, 0]) and np.allclose(seq[0, 5, 1], data[6, 1, 5])
+    )
     np.save(tmp_path / "with_header.npy", data)
     with pytest.raises(ValueError, match="header"):
         kp.SolosSkeletons(tmp_path / "with_header.npy", tmp_path / "skeleton_dict.json")
@@ -206,6 +212,29 @@ def test_video_clip_exact_frames_both_backends(tmp_path):
     with pytest.raises(ValueError, match="v.mp4"):
         VideoFile(path).read_clip(1.9, 10)
     assert VideoFile(path).read_clip(1.9, 10, pad=True).shape[0] == 10
+
+
+def test_variable_frame_rate_video_is_read_by_timestamps(tmp_path):
+    from fractions import Fraction
+
+    import av
+
+    times = [0.0, 0.1, 0.15, 0.4, 0.5, 0.55, 0.9, 1.0]  # irregular presentation times
+    with av.open(str(tmp_path / "vfr.mp4"), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for k, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * (k + 1), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = int(t * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    video = VideoFile(tmp_path / "vfr.mp4", backend="decord")
+    assert np.allclose(video.frame_times(), times, atol=1e-3)
+    clip = video.read_clip(0.0, 10, fps=10.0)  # the frame on screen at 0.0, 0.1, ..., 0.9 s
+    assert (clip[:, 5, 5, 0] / 20).round().astype(int).tolist() == [1, 2, 3, 3, 4, 5, 6, 6, 6, 7]
 
 
 def test_corrupt_and_truncated_video(tmp_path):
@@ -275,7 +304,14 @@ def test_midi_loading_errors_and_window(tmp_path):
 # -------------------------------------------------------------------------------------------------------- clips
 def test_contiguous_and_random_clips():
     clips = contiguous_clips([(0.0, 10.0), (2.0, 3.0), (0.0, 6.5)], 3.0, grid=22.0)
-    assert [(c.recording, round(c.start, 4)) for c in clips] == [(0, 0.0), (0, 3.0), (0, 6.0), (1, 2.0), (2, 0.0), (2, 3.0)]
+    assert [(c.recording, round(c.start, 4)) for c in clips] == [
+        (0, 0.0),
+        (0, 3.0),
+        (0, 6.0),
+        (1, 2.0),
+        (2, 0.0),
+        (2, 3.0),
+    ]
     spans = [(1.0, 4.0), (0.0, 30.0)]
     ds = ClipDataset(spans, load=lambda r, s, d: {"r": r, "s": s}, clip_seconds=2.0, train=True, grid=25.0)
     assert len(ds) == 1 + 15

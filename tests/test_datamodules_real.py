@@ -147,7 +147,9 @@ def test_music_midi_suffixes_and_foley_style_split(music_root, tmp_path):
     folder.mkdir(parents=True)
     for name in ("train", "val"):
         (folder / f"{name}.csv").write_text("vid,start_time,duration\nvA1b2C3d4E5,0.0,2.0\n_vF6g7H8i9J,1.0,2.0\n")
-    dm = MUSICDataModule(str(music_root), fields=("events", "keypoints"), split=str(tmp_path / "splits"), clip_seconds=1.0)
+    dm = MUSICDataModule(
+        str(music_root), fields=("events", "keypoints"), split=str(tmp_path / "splits"), clip_seconds=1.0
+    )
     dm.setup("validate")
     recs = dm.dataset("val").recordings
     assert [r.midi.path.suffix for r in recs] == [".midi", ".mid"] and recs[1].start == 1.0
@@ -233,3 +235,38 @@ def test_aistpp_keypoints_nan_music_beats(tmp_path):
     (root / "music" / "mBR0.wav").unlink()
     with pytest.raises(FileNotFoundError, match="music mBR0"):
         AISTPPDataModule(str(root)).setup("validate")
+
+
+# ------------------------------------------------------------------------------------------------------- synthetic
+def test_root_none_uses_the_synthetic_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("V2M_CACHE", str(tmp_path / "cache"))
+    dm = AtinPianoDataModule(None, fields=("keypoints", "events", "roll"), synthetic_minutes=0.1, clip_seconds=2.0)
+    dm.prepare_data()
+    dm.setup()
+    assert dm.is_synthetic and (tmp_path / "cache" / "atinpiano-m0.1-s0" / "SYNTHETIC.json").is_file()
+    batch = first(dm.train_dataloader())
+    assert batch["keypoints"].shape[1:] == (44, 42, 3) and all(m["synthetic"] for m in batch["meta"])
+    assert batch["events_mask"].sum() > 2 * len(batch["meta"])  # real notes, not just SOS/EOS
+    again = AtinPianoDataModule(None, synthetic_minutes=0.1)
+    assert again.resolve_root() == tmp_path / "cache" / "atinpiano-m0.1-s0"  # cached, not rewritten
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "cls, fields",
+    [
+        (URMPDataModule, ("keypoints", "audio", "events", "roll", "frames", "instrument")),
+        (MUSICDataModule, ("keypoints", "audio", "events", "roll", "frames", "instrument")),
+        (SolosDataModule, ("keypoints", "audio", "events", "instrument")),
+        (AISTPPDataModule, ("keypoints", "audio", "beats", "frames")),
+    ],
+)
+def test_synthetic_datasets_load_through_every_split(cls, fields, tmp_path, monkeypatch):
+    monkeypatch.setenv("V2M_CACHE", str(tmp_path / "cache"))
+    dm = cls(None, fields=fields, synthetic_minutes=0.2, clip_seconds=2.0, frame_size=(32, 32), batch_size=2)
+    dm.prepare_data()
+    dm.setup()
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        batch = first(loader)
+        assert set(fields) <= set(batch) and torch.isfinite(batch["keypoints"]).all()
+        assert all(m["synthetic"] for m in batch["meta"])

@@ -147,3 +147,48 @@ def test_reference_rules_and_rendered_references():
     with pytest.raises(ValueError, match="fps"):
         batch_reference_audio({"roll": roll}, 16000)
     assert batch_reference_audio({"keypoints": torch.zeros(1, 2, 3, 3)}, 16000) is None
+
+
+def test_fast_dev_run_does_not_train_the_suite_embedder(tmp_path, monkeypatch):
+    monkeypatch.setenv("V2M_CACHE", str(tmp_path / "cache"))
+    callback = GenerativeMetrics(ndb=False)
+    train = DataLoader(_clips(4, seed=0), batch_size=4, collate_fn=_collate)
+    val = DataLoader(_clips(4, seed=1), batch_size=4, collate_fn=_collate)
+    trainer = pl.Trainer(fast_dev_run=1, accelerator="cpu", callbacks=[callback], enable_progress_bar=False)
+    with pytest.warns(UserWarning, match="not trained yet"):
+        trainer.fit(Generator(), train_dataloaders=train, val_dataloaders=val)
+    assert not (tmp_path / "cache" / "embedders").exists() and callback._metrics == {}
+
+
+@pytest.mark.slow  # ~25 s of CPU for two spawned processes; the metrics' own DDP test runs in the CI tier
+def test_two_process_ddp_logs_the_same_values_as_direct_computation(tmp_path):
+    embedder = RandomProjectionEmbedder()
+    callback = GenerativeMetrics(audio_model=embedder, ndb_k=4, ndb_train_batches=4, max_batches=2)
+    val_clips = _clips(12, seed=1)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        callbacks=[callback],
+    )
+    trainer.fit(
+        Generator(),
+        train_dataloaders=DataLoader(_clips(16, seed=0), batch_size=2, collate_fn=_collate),
+        val_dataloaders=DataLoader(val_clips, batch_size=4, collate_fn=_collate),
+    )
+    used = [c["audio"].numpy() for c in val_clips]  # 6 clips per process, 2 batches each: all 12
+    fad, kl = FAD(embedder), KLDivergence(embedder)
+    fad.update(used, real=True)
+    fad.update([generated_audio(a) for a in used], real=False)
+    kl.update([generated_audio(a) for a in used], used)
+    logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    assert logged["val/fad_random_projection"] == pytest.approx(float(fad.compute()), rel=1e-6)
+    assert logged["val/kl_random_projection"] == pytest.approx(float(kl.compute()), rel=1e-6)
+    assert 0 <= logged["val/ndb"] <= 4

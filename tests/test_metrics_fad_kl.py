@@ -166,3 +166,21 @@ def test_vggish_loads_a_torchvggish_state_dict(tmp_path):
         VGGish.from_checkpoint(tmp_path / "bad.pth")
     with pytest.raises(RuntimeError, match="no classifier head"):
         loaded.logits(clip)
+
+
+def test_plain_callables_plug_in_as_embedder_and_classifier():
+    def spectrum_embedder(waveform: torch.Tensor) -> torch.Tensor:
+        return torch.fft.rfft(waveform[0, :512]).abs()[:8].log1p()
+
+    fad = FAD(spectrum_embedder, embedding_dim=8)
+    assert fad.name == "fad_function"
+    clips = [_tone(f, seed=i) for i, f in enumerate((200, 400, 800, 1600))]
+    fad.update(clips, real=True)
+    fad.update(clips, real=False)
+    assert abs(float(fad.compute())) < 1e-9
+
+    kl = KLDivergence(lambda w: torch.tensor([float(w.abs().max()), 1.0, 0.0]), num_classes=3)
+    kl.update([_tone(300)], [_tone(300)])
+    assert abs(float(kl.compute())) < 1e-5  # only the epsilon: -sum_c p_c log(1 + 1e-6 / p_c)
+    with pytest.raises(ValueError, match="embedding_dim"):
+        FAD(spectrum_embedder)

@@ -89,3 +89,6 @@ def test_log_spectrogram_features_follow_mi_net():
     ndb = NDB(k=2, seed=0).fit(np.concatenate([features.numpy(), features.numpy() + 1.0]))
     ndb.update(audio=clips)
     assert float(ndb.counts.sum()) == 2
+    same = NDB(k=2, seed=0).fit(audio=np.concatenate([clips, 0.01 * clips]))
+    same.update(audio=np.concatenate([clips, 0.01 * clips]))
+    assert float(same.compute()["ndb"]) == 0

@@ -8,6 +8,8 @@ import numpy as np
 import pretty_midi
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from music import events as E
 from music.corpus import load_corpus_midi
@@ -119,3 +121,23 @@ def test_to_fixed_length() -> None:
     assert E.to_fixed_length([1, 2], 6) == [E.SOS, 1, 2, E.EOS, E.PAD, E.PAD]
     assert E.to_fixed_length([1, 2, 3, 4], 4) == [E.SOS, 1, 2, E.EOS]
     assert E.to_fixed_length([], 2) == [E.SOS, E.EOS]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(21, 108), st.floats(0, 30), st.floats(0, 3), st.integers(1, 127)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_any_notes_round_trip_within_the_bound(notes: list[tuple[int, float, float, int]]) -> None:
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(0)
+    piano.notes = [pretty_midi.Note(v, p, s, s + d) for p, s, d, v in notes]
+    midi.instruments.append(piano)
+    original, restored = _onsets_by_pitch(midi), _onsets_by_pitch(E.decode(E.encode(midi)))
+    assert restored.keys() == original.keys()
+    for pitch, starts in original.items():
+        assert len(restored[pitch]) == len(starts)
+        assert np.abs(restored[pitch] - starts).max() <= E.TIME_SHIFT_BINS[0] / 2 + 1e-9

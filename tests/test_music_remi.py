@@ -87,3 +87,5 @@ def test_special_tokens_empty_input_and_errors() -> None:
     assert tokenizer.decode([]).instruments == []
     with pytest.raises(ValueError, match="REMI ids"):
         tokenizer.decode([tokenizer.vocab_size])
+    with pytest.raises(ValueError, match="1-D"):
+        tokenizer.decode(torch.tensor([ids, ids]))

@@ -79,7 +79,8 @@ def test_batches_hold_aligned_features_audio_and_captions(tmp_path: Path) -> Non
     (batch,) = list(dm.test_dataloader())
     assert batch["meta"][0]["valid_seconds"] == 7.0 and batch["text"] == [""]
     torch.testing.assert_close(batch["visual_features"][0, :, 0], 300 + torch.tensor([0, 1, 2, 3, 4, 5, 6, 6, 6, 6.0]))
-    assert torch.all(batch["audio"][0, 7 * 8000 + 10 :] == 0)  # padding after the video's end is silence
+    tail = batch["audio"][0, 7 * 8000 + 200 :]
+    assert tail.abs().max() < 1e-2 < batch["audio"][0, : 7 * 8000].abs().max()  # after the video's end: silence
 
 
 def test_musiccaps_parsing(tmp_path: Path) -> None:
@@ -132,9 +133,8 @@ def test_bad_feature_files_are_errors_not_silent_samples(tmp_path: Path) -> None
         MV100KDataModule(str(root), feature_kinds=("flow",)).setup("test")
 
 
-def test_synthetic_default_is_in_the_same_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synthetic_default_is_in_the_same_format() -> None:
     pytest.importorskip("datamodules.synthetic.mv100k", reason="the synthetic MV100K writer is not there yet")
-    monkeypatch.setenv("V2M_CACHE", str(tmp_path / "cache"))
     dm = MV100KDataModule(None, clip_seconds=2, batch_size=2, synthetic_minutes=0.2, seed=0)
     dm.prepare_data()
     dm.setup("fit")

@@ -21,7 +21,9 @@ COMMON = ["--trainer.max_epochs", "3", "--trainer.deterministic", "true", "--che
 
 
 def _final_state(tmp: Path) -> dict[str, torch.Tensor]:
-    checkpoint = torch.load(tmp / "checkpoints" / "suite" / "last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(
+        tmp / "runs" / "suite" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
+    )
     assert checkpoint["global_step"] == 24, "3 epochs of 8 batches"
     return checkpoint["state_dict"]
 
@@ -42,7 +44,9 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(
     )
     killed = run_cli("fit", "--config", TINY, *COMMON, "--trainer.callbacks", fault, tmp=tmp_path, check=False)
     assert "Received SIGTERM" in killed.stderr or killed.returncode == -signal.SIGKILL
-    saved = torch.load(tmp_path / "checkpoints" / "suite" / "last.ckpt", map_location="cpu", weights_only=False)
+    saved = torch.load(
+        tmp_path / "runs" / "suite" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
+    )
     # SIGTERM saves right after step 13 (mid-epoch 2); SIGKILL leaves the periodic save of step 12.
     assert saved["global_step"] == (13 if signal_name == "TERM" else 12)
     run_cli("fit", "--config", TINY, *COMMON, "--ckpt_path", "last", tmp=tmp_path)

@@ -10,23 +10,40 @@ from metrics import FAD, KNNAccuracy, SuiteAudioEmbedder
 from metrics import suite_embedder as se
 
 
-def test_tiny_training_learns_instruments_and_round_trips(tmp_path):
+def _separable_dataset(pieces, seconds, seed):
+    """Stand-in for the rendered dataset: class c lights up mel bands 4c..4c+3 (fast, no FluidSynth)."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(16).repeat(12)
+    x = torch.randn(len(labels), 96, 64, generator=generator) * 0.5 - 3.0
+    for c in range(16):
+        x[labels == c, :, 4 * c : 4 * c + 4] += 2.0
+    origin = (torch.arange(len(labels)) >= 16 * 9).long() * (len(pieces) - 1)
+    return x, labels, origin
+
+
+def test_training_entry_point_learns_and_round_trips(tmp_path, monkeypatch):
+    monkeypatch.setattr(se, "build_dataset", _separable_dataset)
     path = se.train_suite_embedder(
-        tmp_path / "emb" / "suite.pt",
-        pieces=("bach/bwv66.6", "bach/bwv3.6"),
-        seconds=3.0,
-        epochs=3,
-        channels=(8, 16, 16, 32),
+        tmp_path / "emb" / "suite.pt", pieces=("a", "b"), epochs=8, batch_size=16, lr=3e-3, channels=(4, 8, 8, 16)
     )
     checkpoint = torch.load(path, weights_only=True)
     assert checkpoint["classes"][0] == "piano" and len(checkpoint["classes"]) == 16
-    assert checkpoint["val_accuracy"] > 4 / 16  # chance is 1/16; held-out piece
+    assert checkpoint["val_accuracy"] > 0.5  # chance is 1/16 on the held-out examples
     model = SuiteAudioEmbedder.from_checkpoint(path)
-    assert model.channels == (8, 16, 16, 32) and not model.training
+    assert model.channels == (4, 8, 8, 16) and not model.training
     clip = np.random.default_rng(0).normal(0, 0.1, 20000).astype(np.float32)
     assert model.embed(clip).shape == (1, 128) and model.logits(clip).shape == (1, 16)
     assert FAD(model).name == "fad_suite_embedder"
     assert not list((tmp_path / "emb").glob(".*tmp"))  # written atomically
+    with pytest.raises(ValueError, match="two pieces"):
+        se.train_suite_embedder(tmp_path / "x.pt", pieces=("a",))
+
+
+def test_build_dataset_renders_every_instrument_of_every_part():
+    x, labels, origin = se.build_dataset(("bach/bwv3.6",), seconds=0.5)
+    assert x.shape[1:] == (96, 64) and len(x) == len(labels) == len(origin)
+    assert torch.equal(labels.bincount(), torch.full((16,), 4))  # 4 chorale voices x one 0.96 s window each
+    assert float(x.amax(dim=(1, 2)).min()) > np.log(0.01) + 1.0  # no silent windows
 
 
 def test_checkpoint_errors_and_cache(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Synthetic Audeo data: the released Drive layout exactly, determinism, round trip, and pressed keys being learnable."""
+"""Synthetic Audeo data: the released Drive layout exactly, determinism, round trip, pressed keys being learnable."""
 
 from __future__ import annotations
 
@@ -53,13 +53,13 @@ def test_layout_names_shapes_dtypes(root: Path) -> None:
             roll = np.stack([labels[n] for n in frames])
             assert set(np.unique(roll)) <= {0.0, 1.0} and roll[0].any(), "the first frame has a key down (trimmed)"
 
-            segments = sorted(
-                (tuple(map(int, p.stem.split("-"))) for p in (root / "midi" / split / video).glob("*.npz"))
-            )
+            segments = sorted(tuple(map(int, p.stem.split("-"))) for p in (root / "midi" / split / video).glob("*.npz"))
             assert segments[0][0] == 0 and segments[-1][1] == len(frames)
             assert all(b[0] == a[1] for a, b in zip(segments, segments[1:])), "segments tile the frames"
             assert all(e - s == SEGMENT for s, e in segments[:-1]) and 0 < segments[-1][1] - segments[-1][0] <= SEGMENT
-            midi = np.concatenate([np.load(root / "midi" / split / video / f"{s}-{e}.npz")["midi"] for s, e in segments])
+            midi = np.concatenate(
+                [np.load(root / "midi" / split / video / f"{s}-{e}.npz")["midi"] for s, e in segments]
+            )
             np.testing.assert_array_equal(midi > 0, roll > 0)
 
             estimates = sorted(p.name for p in (root / "estimate_Roll" / split / video).glob("*.npz"))
@@ -85,7 +85,9 @@ def test_simulated_estimates_are_informative_but_imperfect(root: Path) -> None:
     for video in _videos(root, "training"):
         for path in (root / "midi" / "training" / video).glob("*.npz"):
             gt = np.load(path)["midi"][:, MIN_KEY : MAX_KEY + 1] > 0
-            est = np.load(root / "estimate_Roll" / "training" / video / path.name)["roll"][: len(gt), MIN_KEY : MAX_KEY + 1]
+            est = np.load(root / "estimate_Roll" / "training" / video / path.name)["roll"][
+                : len(gt), MIN_KEY : MAX_KEY + 1
+            ]
             truth.append(gt)
             guess.append(est > 0)
     truth, guess = np.concatenate(truth), np.concatenate(guess)
@@ -108,7 +110,9 @@ def test_deterministic_by_seed(tmp_path: Path) -> None:
 def test_round_trip_through_datamodule(root: Path, tmp_path: Path) -> None:
     from datamodules.audeo import AudeoDataModule
 
-    dm = AudeoDataModule(root=str(root), stage="video2roll", keys=88, batch_size=4, cache_dir=str(tmp_path))
+    dm = AudeoDataModule(
+        root=str(root), stage="video2roll", keys=88, batch_size=4, cache_dir=str(tmp_path), max_videos=1
+    )
     dm.setup("fit")
     batch = next(iter(dm.val_dataloader()))
     assert batch["frames"].shape == (4, 5, 100, 900) and batch["roll"].shape == (4, 88, 1)
@@ -144,3 +148,42 @@ def test_pressed_keys_are_learnable_from_frames_one_minute(tmp_path: Path) -> No
     print("audeo pressed-key probe (2 min of data, 60 s of training):", result)
     chance = max(result["chance_prior"], result["chance_all"])
     assert result["f1"] > 0.5 and result["f1"] > 5 * chance, result
+
+
+def test_keyboard_geometry_is_a_real_88_key_piano() -> None:
+    from datamodules.synthetic.keyboard import GEOMETRY, N_WHITE
+
+    g = GEOMETRY
+    assert g.is_black.sum() == 36 and (~g.is_black).sum() == N_WHITE == 52
+    assert not g.is_black[0] and not g.is_black[-1] and g.is_black[1]  # A0 white, C8 white, A#0 black
+    whites = np.flatnonzero(~g.is_black)
+    np.testing.assert_allclose(g.left[whites], np.arange(52))  # white keys tile the keyboard
+    for k in np.flatnonzero(g.is_black):  # every black key straddles the gap between its two white neighbours
+        assert g.left[k] < g.right[k - 1] == g.left[k + 1] < g.right[k]
+    pitch_classes = [(21 + k) % 12 for k in np.flatnonzero(g.is_black)]
+    assert set(pitch_classes) == {1, 3, 6, 8, 10}
+    c4, cs4, ds4 = 39, 40, 42  # off-centre like a real piano: C# leans towards C, D# towards E
+    assert g.centre[cs4] < g.right[c4] and g.centre[ds4] > g.right[c4] + 1.0
+
+
+def test_pressed_keys_look_pressed() -> None:
+    """Without hands: a pressed white key is darker than when released, a pressed black key lighter (it sinks, its
+    bevel disappears); other keys do not change."""
+    from datamodules.synthetic.keyboard import GEOMETRY, crop_view, render_video
+
+    pressed = np.zeros((2, 88), dtype=bool)
+    pressed[1, [39, 40]] = True  # C4 (white) and C#4 (black)
+    view = crop_view()
+
+    def key_mean(frame: np.ndarray, k: int, y0: float, y1: float) -> float:
+        inset = 0.2 * (GEOMETRY.right[k] - GEOMETRY.left[k])
+        xs = slice(
+            int(view.x0 + (GEOMETRY.left[k] + inset) * view.sx), int(view.x0 + (GEOMETRY.right[k] - inset) * view.sx)
+        )
+        ys = slice(int(view.y0 + y0 * view.sy), int(view.y0 + y1 * view.sy))
+        return float(frame[ys, xs].mean())
+
+    frames, _ = render_video(pressed, None, None, np.random.default_rng(0), 25.0)
+    assert key_mean(frames[1], 39, 0.7, 0.95) < key_mean(frames[0], 39, 0.7, 0.95) - 20
+    assert key_mean(frames[1], 40, 0.2, 0.5) > key_mean(frames[0], 40, 0.2, 0.5) + 10
+    assert abs(key_mean(frames[1], 44, 0.7, 0.95) - key_mean(frames[0], 44, 0.7, 0.95)) < 8

@@ -107,3 +107,40 @@ def test_vocabulary_and_label_lookup(tmp_path: Path) -> None:
     assert yt8m.label_indices(vocab, ["music VIDEO"]) == [21]
     with pytest.raises(KeyError, match="Opera"):
         yt8m.label_indices(vocab, ["Opera"])
+
+
+def test_cli_prepare_yt8m_filters_music_videos_into_an_mv100k_root(tmp_path: Path) -> None:
+    import csv
+
+    from tests.cli_runner import run_cli
+
+    shards = tmp_path / "yt8m"
+    shards.mkdir()
+    videos = _videos(2)
+    yt8m.write_frame_level(shards / "train0000.tfrecord", [videos[0], ("Mv01", [21], *videos[2][2:])])
+    yt8m.write_frame_level(shards / "validate0000.tfrecord", [("Mv02", [5, 21], videos[1][2], videos[1][3])])
+    (shards / "vocabulary.csv").write_text(
+        ",".join(yt8m.VOCABULARY_HEADER) + "\n3,1,/m/a,Guitar,u,A,,,d\n21,1,/m/b,Music video,u,A,,,d\n"
+    )
+    out = tmp_path / "mv"
+    args = ("prepare", "--task", "yt8m", "--src", str(shards), "--out", str(out), "--labels+", "Music video")
+    result = run_cli(*args, tmp=tmp_path)
+    assert "2 written" in result.stderr
+    rows = list(csv.DictReader((out / "videos.csv").open()))
+    assert [(r["id"], r["split"], r["duration_s"], r["labels"]) for r in rows] == [
+        ("Mv01", "train", "300", "21"),
+        ("Mv02", "val", "1", "5 21"),
+    ]
+    rgb = np.load(out / "features" / "yt8m_rgb" / "Mv01.npy")
+    np.testing.assert_allclose(rgb, yt8m.dequantize(videos[2][2]))
+    assert np.load(out / "features" / "yt8m_audio" / "Mv02.npy").shape == (1, 128)
+    assert not (out / "features" / "yt8m_rgb" / "Ab01.npy").exists()  # labels 3, 17: not a music video
+    assert (out / "vocabulary.csv").is_file()
+    from datamodules.prepare import run
+
+    again = run("yt8m", shards, out, labels=["Music video"], progress=False)
+    assert len(again.skipped) == 2 and not again.done
+    with pytest.raises(FileNotFoundError, match="none does not exist"):
+        run("yt8m", tmp_path / "none", out)
+    with pytest.raises(KeyError, match="Opera"):
+        run("yt8m", shards / "train0000.tfrecord", tmp_path / "o2", labels=["Opera"])

@@ -125,9 +125,10 @@ def extract_mediapipe(
         env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH="")
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         if result.returncode != 0 or not out.is_file():
-            lines = [ln for ln in (result.stderr or "").strip().splitlines() if ln.startswith("mediapipe:")]
-            cause = lines[-1] if lines else (result.stderr or "").strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"MediaPipe failed on {path}: {cause if isinstance(cause, str) else cause[0]}")
+            stderr = (result.stderr or "").strip().splitlines()
+            ours = [line for line in stderr if line.startswith("mediapipe:")]
+            cause = ours[-1] if ours else (stderr[-1] if stderr else f"exit status {result.returncode}, no output")
+            raise RuntimeError(f"MediaPipe failed on {path}: {cause}")
         with np.load(out) as data:
             landmarks, fps = data["landmarks"].astype(np.float32), float(data["fps"])
     return clean(convert(landmarks, "mediapipe75", "openpose67")), fps

@@ -14,7 +14,11 @@ Models are loaded once per process. Audio is read with :func:`datamodules.audio.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import logging
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +35,9 @@ TRANSCRIBERS = ("basic_pitch", "transkun")
 # ------------------------------------------------------------------------------------------------------ basic-pitch
 @functools.cache
 def _basic_pitch_model() -> Any:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # basic-pitch warns at import about every backend it does not find (TF, CoreML...)
     try:
         from basic_pitch import ICASSP_2022_MODEL_PATH
         from basic_pitch.inference import Model
@@ -39,6 +46,8 @@ def _basic_pitch_model() -> Any:
             f"basic-pitch is not installed ({error}); install it with "
             "`pip install --no-deps basic-pitch==0.4.0 && pip install onnxruntime resampy` (or `make install`)"
         ) from error
+    finally:
+        root.setLevel(level)
     return Model(ICASSP_2022_MODEL_PATH)
 
 
@@ -51,21 +60,21 @@ def transcribe_basic_pitch(
     pitch_bends: bool = False,
 ) -> Any:
     """``pretty_midi.PrettyMIDI`` of an audio file with Basic Pitch (its published default thresholds)."""
-    import logging
-
+    model = _basic_pitch_model()
     from basic_pitch.inference import predict
 
-    model = _basic_pitch_model()
-    logging.getLogger("root").setLevel(logging.ERROR)
     try:
-        _, midi, _ = predict(
-            str(path),
-            model,
-            onset_threshold=onset_threshold,
-            frame_threshold=frame_threshold,
-            minimum_note_length=minimum_note_ms,
-            midi_tempo=120,
-        )
+        # it prints "Predicting MIDI for ..." and divides by zero on silence (then finds no notes: an error below)
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            _, midi, _ = predict(
+                str(path),
+                model,
+                onset_threshold=onset_threshold,
+                frame_threshold=frame_threshold,
+                minimum_note_length=minimum_note_ms,
+                midi_tempo=120,
+            )
     except Exception as error:  # noqa: BLE001 - librosa/audioread raise many types on bad files
         raise RuntimeError(f"basic-pitch cannot transcribe {path}: {error}") from error
     for instrument in midi.instruments:

@@ -14,7 +14,8 @@ bottom. Written::
     SYNTHETIC.json      synthetic: true and the corpus source of every ytid
 
 Per video the camera differs a little (scale, position, roll); per frame it shakes slightly and every keypoint gets
-detector noise. ``ytid`` values are random 11-character YouTube-like ids.
+detector noise. ``ytid`` values are made-up 11-character YouTube-style ids (:mod:`datamodules.synthetic.ids`; some
+start with ``_``, a real gotcha).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from datamodules.synthetic import hands, keyboard, piano_pieces
+from datamodules.synthetic.ids import youtube_ids
 from datamodules.synthetic.keyboard import smooth_walk
 from datamodules.synthetic.marker import write_marker
 from music.roll import midi_to_roll
@@ -36,21 +38,16 @@ SAMPLE_RATE = 22050
 FRAME_SIZE = (1280, 720)  # width, height
 TAIL_S = 0.4
 MISS_RATE = 0.01  # chance per frame and hand that the hand detector misses it
-_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def plan(minutes: float) -> tuple[int, int, float]:
-    """(train videos, val videos, seconds per video) for about ``minutes`` minutes; videos last >= 8 s (a clip is 6 s)."""
+    """(train videos, val videos, seconds per video) for about ``minutes`` minutes; >= 8 s each (a clip is 6 s)."""
     total = minutes * 60.0
     length = float(np.clip(total / 8.0, 8.0, 60.0))
     count = max(2, int(round(total / length)))
     length = max(total / count, 8.0)
     val = max(1, int(round(count * 13 / 122)))  # Foley's lists: 109 train, 13 val
     return count - val, val, length
-
-
-def youtube_id(rng: np.random.Generator) -> str:
-    return "".join(_ID_CHARS[i] for i in rng.integers(0, len(_ID_CHARS), 11))
 
 
 def camera(rng: np.random.Generator, frames: int) -> tuple[keyboard.View, np.ndarray, float]:
@@ -101,15 +98,13 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     n_train, n_val, seconds = plan(minutes)
     rng = np.random.default_rng(seed)
     pool = piano_pieces.works(minutes)
-    videos, seen = [], set()
+    ids = iter(youtube_ids(n_train + n_val, rng))
+    videos = []
     for split, count in (("train", n_train), ("val", n_val)):
         rows = []
         for _ in range(count):
             video_rng = np.random.default_rng(rng.integers(2**63))
-            ytid = youtube_id(video_rng)
-            while ytid in seen:
-                ytid = youtube_id(video_rng)
-            seen.add(ytid)
+            ytid = next(ids)
             excerpt = piano_pieces.performance(pool, seconds, video_rng)
             duration, meta = _write_video(root, ytid, excerpt, video_rng)
             rows.append((ytid, 0.0, duration))

@@ -79,9 +79,7 @@ def compose(genre: str, bpm: float, seconds: float, work: str, rng: np.random.Ge
             pitch = 28 + (low + transpose - 28) % 24  # E1..D#3
             bass.notes.append(pretty_midi.Note(int(rng.integers(90, 110)), pitch, time, time + 0.45 * beat_s))
             if genre in BUSY:
-                bass.notes.append(
-                    pretty_midi.Note(70, pitch + 12, time + 0.5 * beat_s, time + 0.8 * beat_s)
-                )
+                bass.notes.append(pretty_midi.Note(70, pitch + 12, time + 0.5 * beat_s, time + 0.8 * beat_s))
         chord = [sounding(v, source) for v in voices[:-1]]
         chord = sorted({55 + (p + transpose - 55) % 24 for p in chord if p is not None})
         offsets = (0.5,) if genre in STABS else ((0.0,) if beat % 2 == 1 else ())

@@ -95,11 +95,12 @@ def dance(
     beats: np.ndarray,
     duration: float,
     rng: np.random.Generator,
-    fills: np.ndarray = np.zeros(0),
+    fills: np.ndarray | None = None,
     fps: float = FPS,
 ) -> Dance:
     """A dancer of AIST++ ``genre`` moving to ``beats`` (s) for ``duration`` s; ``fills`` are extra accent times."""
     depth, sway, twist, step_every, moves = GENRE_STYLE[genre]
+    fills = np.zeros(0) if fills is None else np.asarray(fills, dtype=np.float64)
     energy = float(rng.uniform(0.8, 1.2))
     size = float(rng.uniform(0.92, 1.08))
     frames = int(round(duration * fps))
@@ -134,7 +135,10 @@ def dance(
         joints[inside, knee, 2] += 0.6 * lift
 
     # arms: hit poses reached on the beats (bigger on downbeats), punches on fill accents
-    for side_sign, (shoulder, elbow, wrist) in ((1.0, ("LShoulder", "LElbow", "LWrist")), (-1.0, ("RShoulder", "RElbow", "RWrist"))):  # noqa: E501
+    for side_sign, (shoulder, elbow, wrist) in (
+        (1.0, ("LShoulder", "LElbow", "LWrist")),
+        (-1.0, ("RShoulder", "RElbow", "RWrist")),
+    ):  # noqa: E501
         names = [str(rng.choice(moves)) if k % 4 else "up" if rng.random() < 0.4 else str(rng.choice(moves))
                  for k in range(len(beats))]  # fmt: skip
         if len(beats) == 0:

@@ -24,7 +24,18 @@ MODES = {
     "lydian": (0, 2, 4, 6, 7, 9, 11),
 }
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-KICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, HIGH_TOM = 36, 38, 39, 42, 44, 46, 49, 51, 45, 50
+KICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, HIGH_TOM = (
+    36,
+    38,
+    39,
+    42,
+    44,
+    46,
+    49,
+    51,
+    45,
+    50,
+)
 
 
 @dataclass(frozen=True)
@@ -123,21 +134,30 @@ class Piece:
     def instruments(self) -> list[str]:
         names = [self.genre.lead[1], self.genre.comp[1], self.genre.bass[1]]
         if self.genre.drums != "none":
-            names.append({"swing": "brushed jazz drums", "boombap": "boom-bap drum beat"}.get(self.genre.drums, "drums"))
+            names.append(
+                {"swing": "brushed jazz drums", "boombap": "boom-bap drum beat"}.get(self.genre.drums, "drums")
+            )
         return names
 
     def tempo_word(self) -> str:
         return "slow" if self.tempo < 80 else "medium" if self.tempo < 110 else "fast"
 
     def aspects(self) -> list[str]:
-        return [self.genre.name, *self.instruments(), f"{self.tempo_word()} tempo", f"{self.mode} key", *self.genre.moods]
+        return [
+            self.genre.name,
+            *self.instruments(),
+            f"{self.tempo_word()} tempo",
+            f"{self.mode} key",
+            *self.genre.moods,
+        ]
 
     def caption(self) -> str:
         words = self.instruments()
         listing = ", ".join(words[:-1]) + f" and {words[-1]}"
         moods = self.genre.moods
+        article = "An" if moods[0][0] in "aeiou" else "A"
         return (
-            f"{'An' if moods[0][0] in 'aeiou' else 'A'} {moods[0]} {self.genre.name} piece at {int(round(self.tempo))} bpm in {self.key_name}, "
+            f"{article} {moods[0]} {self.genre.name} piece at {int(round(self.tempo))} bpm in {self.key_name}, "
             f"played by {listing}. The mood is {moods[1]} and {moods[2]}."
         )
 

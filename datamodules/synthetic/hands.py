@@ -166,7 +166,9 @@ def play(pressed: np.ndarray, side: str, fps: float, rng: np.random.Generator) -
     return points.astype(np.float32), lift.astype(np.float32)
 
 
-def play_both(left: np.ndarray, right: np.ndarray, fps: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def play_both(
+    left: np.ndarray, right: np.ndarray, fps: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Both hands: keypoints [T, 2, 21, 2] (index 0 = left hand, 1 = right hand) and lift [T, 2, 5]."""
     lk, ll = play(left, "left", fps, rng)
     rk, rl = play(right, "right", fps, rng)

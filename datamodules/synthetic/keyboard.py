@@ -175,7 +175,6 @@ def _fill(canvas: np.ndarray, polygons: list[np.ndarray], value: float) -> None:
 
 def _background(view: View, light: Lighting) -> np.ndarray:
     """The keyboard with no key pressed (float32, before lighting)."""
-    g = GEOMETRY
     canvas = np.full((view.height, view.width), 0.35 * light.black, dtype=np.float32)  # felt / case
     _fill(canvas, [_rect(view, 0.0, N_WHITE, 1.0, 1.2)], 0.55 * light.white)  # keybed lip in front of the keys
     _fill(canvas, [_rect(view, 0.0, N_WHITE, 0.0, 1.0)], light.white)
@@ -206,7 +205,9 @@ def _draw_blacks(canvas: np.ndarray, view: View, light: Lighting, pressed: np.nd
             up.append(_rect(view, g.left[k], g.right[k], 0.0, BLACK_LENGTH))
             bevel.append(_rect(view, g.left[k] + 0.05, g.right[k] - 0.05, BLACK_LENGTH * 0.92, BLACK_LENGTH))
     if only:  # redrawing pressed black keys over the background: first clear the full-length key and its bevel
-        clear = [_rect(view, g.left[k], g.right[k], 0.0, BLACK_LENGTH + 0.015) for k in np.flatnonzero(pressed & g.is_black)]
+        clear = [
+            _rect(view, g.left[k], g.right[k], 0.0, BLACK_LENGTH + 0.015) for k in np.flatnonzero(pressed & g.is_black)
+        ]
         _fill(canvas, clear, 0.45 * light.white)  # the white keys' shaded sides around the sunk key
     _fill(canvas, up, light.black)
     _fill(canvas, bevel, light.black + 0.30 * (light.white - light.black))
@@ -245,8 +246,8 @@ FINGER_WIDTH = (0.80, 0.66, 0.68, 0.63, 0.55)  # white-key widths (thumb .. pink
 def draw_hands(view: View, hands: np.ndarray, lift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rasterise hands: returns (shade [H, W] float32 in 0..1 relative skin brightness, mask [H, W] float32 0..1).
 
-    ``hands``: [n_hands, 21, 2] keyboard units (NaN rows = hand not in view); ``lift``: [n_hands, 5] 0 = finger pressing,
-    1 = fully raised.
+    ``hands``: [n_hands, 21, 2] keyboard units (NaN rows = hand not in view); ``lift``: [n_hands, 5], 0 = finger
+    pressing, 1 = fully raised.
     """
     mask = np.zeros((view.height, view.width), dtype=np.float32)
     shade = np.zeros((view.height, view.width), dtype=np.float32)

@@ -11,9 +11,9 @@ with sound), Foley Music's ``pose/<cat>/<ytid>.npy`` (``[T, 3, 65, 1]`` body65 a
 
 from __future__ import annotations
 
-import zlib
 import csv
 import json
+import zlib
 from pathlib import Path
 
 import cv2

@@ -207,7 +207,8 @@ POSTURES: dict[str, Posture] = {
 @dataclass
 class Performance:
     """Exact joints ``[T, 67, 2]`` (pixels; openpose67 = BODY_25 + left hand + right hand), the instrument outline
-    ``[T, P, 2]`` (pixels, for drawing), the person's size in pixels and, per frame, the sounding pitch (-1 in rests)."""
+    ``[T, P, 2]`` (pixels, for drawing), the person's size in pixels and, per frame, the sounding pitch (-1 in
+    rests)."""
 
     joints: np.ndarray
     outline: np.ndarray

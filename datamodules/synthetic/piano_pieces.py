@@ -5,7 +5,8 @@ Polonaise op. 1 no. 1, C.P.E. Bach H.186, Schoenberg op. 19) plus Bach chorales 
 in the right hand, tenor and bass in the left). A score's upper staff (or voices) is the right hand, the lower the
 left. An excerpt is a window of the work starting at a note onset, slightly re-tempoed (x0.9-1.1) and transposed
 (+-2 semitones, kept on the 88 keys), with a human touch: velocities follow a phrase contour plus per-note spread,
-onsets move by a few milliseconds; times are snapped to the MIDI file's tick grid. Time 0 is the first key press (Audeo trims the silence before it).
+onsets move by a few milliseconds; times are snapped to the MIDI file's tick grid. Time 0 is the first key press
+(Audeo trims the silence before it).
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ def excerpt(work: str, seconds: float, rng: np.random.Generator) -> Excerpt:
             t0 = max(0.0, t0 + float(rng.normal(0.0, 0.006))) if t0 > 0 else 0.0
             t1 = max(t1 + float(rng.normal(0.0, 0.006)), t0 + 0.05)
             t0, t1 = round(t0 * TICKS_PER_S) / TICKS_PER_S, round(t1 * TICKS_PER_S) / TICKS_PER_S
-            velocity = base + 12 * np.sin(2 * np.pi * t0 / contour_period) + rng.normal(0, 7) + (6 if name[0] == "R" else 0)
+            velocity = (
+                base + 12 * np.sin(2 * np.pi * t0 / contour_period) + rng.normal(0, 7) + (6 if name[0] == "R" else 0)
+            )
             pitch = int(np.clip(n.pitch + transpose, 21, 108))
             instrument.notes.append(pretty_midi.Note(int(np.clip(velocity, 25, 120)), pitch, t0, t1))
         instrument.notes = _merge_unisons(instrument.notes)

@@ -37,7 +37,7 @@ class Excerpt:
 
 
 def work_parts(name: str) -> list[np.ndarray]:
-    """The non-empty parts of corpus work ``name`` as ``[N, 4]`` arrays (start, end, pitch, velocity), in score order."""
+    """The non-empty parts of corpus work ``name``: ``[N, 4]`` arrays (start, end, pitch, velocity), score order."""
     from music.corpus import load_corpus_midi
 
     midi = load_corpus_midi(name)

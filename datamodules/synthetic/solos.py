@@ -10,8 +10,8 @@ write) and ``SYNTHETIC.json``.
 
 from __future__ import annotations
 
-import zlib
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
         counter += frames
         id_lists[category].append(ytid)
         stamps[category][ytid] = [[0, frames]]
-        for folder, suffix in (("audio", ".wav"), ("videos", ".mp4"), ("midi", ".mid")):
+        for folder in ("audio", "videos", "midi"):
             (out / folder / category).mkdir(parents=True, exist_ok=True)
         sf.write(out / "audio" / category / f"{ytid}.wav", take.mix, SAMPLE_RATE, subtype="PCM_16")
         take.write_video(out / "videos" / category / f"{ytid}.mp4")

@@ -10,9 +10,9 @@ mixture as soundtrack); plus Foley Music's released forms ``pose/<inst>/PoseSep_
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
-import zlib
 import numpy as np
 import soundfile as sf
 

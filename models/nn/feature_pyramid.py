@@ -48,5 +48,6 @@ class CrossScaleAttention(nn.Module):
 
     def forward(self, r1: torch.Tensor, r2: torch.Tensor, r3: torch.Tensor) -> torch.Tensor:
         if not (r1.shape == r2.shape == r3.shape):
-            raise ValueError(f"CrossScaleAttention: shapes differ: {tuple(r1.shape)}, {tuple(r2.shape)}, {tuple(r3.shape)}")
+            shapes = ", ".join(str(tuple(r.shape)) for r in (r1, r2, r3))
+            raise ValueError(f"CrossScaleAttention: shapes differ: {shapes}")
         return r3 + self.mix(self.attention(r1, r2) * r3)

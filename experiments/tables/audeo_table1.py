@@ -1,0 +1,172 @@
+"""Reproduce Audeo's Table 1 (pseudo-Midi evaluation): train Video2Roll, export its Roll estimates, train Roll2Midi on
+them, test both, print precision / recall / accuracy / F1 (frame level, micro = Bay et al. 2009) beside the paper's.
+
+    python experiments/tables/audeo_table1.py --scale smoke          # minutes on a CPU, synthetic data, small nets
+    python experiments/tables/audeo_table1.py --scale full --root D  # the paper's recipe on the Paul Barton data
+
+Every stage runs through ``cli.py`` with the stage's config (experiments/audeo.yaml, experiments/audeo_roll2midi.yaml)
+plus the scale's overrides, so the table is what those configs produce. Outputs go under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Table 1 of the paper (%, TS = 0.4 unless stated), Pseudo Midi Evaluation set (Paul Barton, Bach WTC).
+PAPER = {
+    "ResNet [33]": (64.3, 54.7, 40.4, 49.7),
+    "ResNet+Aggregation+slope [33]": (61.5, 57.3, 41.2, 50.8),
+    "Video2Roll Net": (61.2, 65.6, 46.4, 56.4),
+    "Roll2Midi Net TS=0.4": (60.0, 77.0, 50.6, 61.5),
+    "Roll2Midi Net TS=0.5": (65.1, 69.9, 50.8, 60.4),
+}
+STATS = ("precision", "recall", "accuracy", "f1")
+
+# Per scale: data settings (shared by every stage), then the model/trainer overrides of each stage.
+SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {  # small nets and a short run: minutes on a 2-core CPU; shows the pipeline, not the paper's numbers
+        "data": {"synthetic_minutes": 1.0, "frame_size": [32, 288]},
+        "video2roll": [
+            "--model.init_args.widths=[8, 16, 32, 64]", "--model.init_args.feature_channels=16",
+            "--model.init_args.top_channels=8", "--data.init_args.batch_size=16",
+            "--trainer.max_epochs=1", "--trainer.limit_train_batches=40", "--trainer.limit_val_batches=4",
+        ],
+        "roll2midi": [
+            "--model.init_args.generator_down=[16, 32, 32, 64, 64, 64]",
+            "--model.init_args.generator_up=[64, 32, 16, 16, 8]",
+            "--model.init_args.discriminator_layers=[[16, 2, false], [32, 2, true], [64, 2, true], [64, 1, true]]",
+            "--data.init_args.batch_size=16", "--trainer.max_epochs=10", "--trainer.limit_train_batches=null",
+            "--trainer.limit_val_batches=null",
+        ],
+    },
+    "full": {  # the paper's sizes (config defaults), batch 64, released epoch counts
+        "data": {"synthetic_minutes": 30.0, "frame_size": [100, 900]},
+        "video2roll": [
+            "--data.init_args.batch_size=64", "--data.init_args.samples_per_epoch=20000", "--trainer.max_epochs=10",
+            "--trainer.limit_train_batches=null", "--trainer.limit_val_batches=null",
+        ],
+        "roll2midi": [
+            "--data.init_args.batch_size=64", "--trainer.max_epochs=300", "--trainer.limit_train_batches=null",
+            "--trainer.limit_val_batches=null",
+        ],
+    },
+}  # fmt: skip
+
+
+def _cli(args: list[str]) -> Any:
+    from cli import main
+
+    print("+ python cli.py " + " ".join(args), flush=True)
+    return main(args)
+
+
+def _data_args(data: dict[str, Any], root: str | None) -> list[str]:
+    size = data["frame_size"]
+    args = [
+        f"--data.init_args.synthetic_minutes={data['synthetic_minutes']}",
+        f"--data.init_args.frame_size={size}",
+        f"--model.init_args.frame_size={size}",
+    ]
+    if root:
+        args.append(f"--data.init_args.root={root}")
+    return args
+
+
+def _run_stage(config: str, name: str, extra: list[str], out: Path) -> tuple[Path, dict[str, float]]:
+    """fit + test one stage; returns its last checkpoint and the test metrics."""
+    common = [
+        "--config", config, *extra, "--trainer.default_root_dir", str(out),
+        "--trainer.logger.init_args.save_dir", str(out / "runs"),
+    ]  # fmt: skip
+    ckpt_dir = out / "checkpoints" / name
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # a stale last.ckpt would make Lightning write last-v1.ckpt
+    _cli(["fit", *common, "--checkpoint.dirpath", str(ckpt_dir)])
+    ckpt = ckpt_dir / "last.ckpt"
+    if not ckpt.is_file():
+        raise RuntimeError(f"audeo table 1: stage {name} wrote no checkpoint {ckpt}")
+    cli = _cli(["test", *common, "--ckpt_path", str(ckpt)])
+    metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    return ckpt, metrics
+
+
+def _row(metrics: dict[str, float], prefix: str) -> tuple[float, ...]:
+    return tuple(100.0 * metrics[f"test/{prefix}/{stat}_micro"] for stat in STATS)
+
+
+def format_table(rows: dict[str, tuple[float, ...] | None], dataset: str) -> str:
+    """Table 1 layout: measured P / R / Acc / F1 next to the paper's, in %."""
+    head = f"{'Model':32s} | " + " | ".join(f"{s[:4].title():>5s} {'paper':>5s}" for s in STATS)
+    lines = [f"Audeo Table 1 (frame-level, %) on {dataset}", head, "-" * len(head)]
+    for name, paper in PAPER.items():
+        measured = rows.get(name)
+        cells = []
+        for i in range(4):
+            value = "  n/a" if measured is None else f"{measured[i]:5.1f}"
+            cells.append(f"{value} {paper[i]:5.1f}")
+        lines.append(f"{name:32s} | " + " | ".join(cells))
+    lines.append("(n/a: the ResNet baselines of [33] are not part of Audeo and are not re-run here.)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="smoke")
+    parser.add_argument("--root", default=None, help="Audeo data root (default: synthetic Audeo-format data)")
+    parser.add_argument("--out", default="runs/audeo_table1", help="output folder")
+    args = parser.parse_args(argv)
+    sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
+    scale = SCALES[args.scale]
+    out = Path(args.out) / args.scale
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    data = _data_args(scale["data"], args.root)
+
+    # 1. Video2Roll
+    v2r_extra = [*data, *scale["video2roll"]]
+    v2r_ckpt, v2r = _run_stage("experiments/audeo.yaml", "video2roll", v2r_extra, out / "video2roll")
+
+    # 2. its Roll estimates for every frame of the training and test videos (release layout)
+    from datamodules.audeo import AudeoDataModule
+    from models.audeo import Audeo
+
+    model = Audeo.load_from_checkpoint(v2r_ckpt, map_location="cpu").eval()
+    dm = AudeoDataModule(root=args.root, stage="video2roll", frame_size=tuple(scale["data"]["frame_size"]),
+                         synthetic_minutes=scale["data"]["synthetic_minutes"])  # fmt: skip
+    estimates = dm.export_roll_estimates(model.roll_logits, out / "estimate_Roll", threshold=model.hparams.threshold)
+    print(f"audeo table 1: wrote Video2Roll estimates to {estimates}", flush=True)
+
+    # 3. Roll2Midi on those estimates (the Video2Roll weights ride along in its checkpoint)
+    r2m_extra = [*data, *scale["roll2midi"], f"--data.init_args.roll_dir={estimates}",
+                 f"--model.init_args.video2roll_ckpt={v2r_ckpt}"]  # fmt: skip
+    _, r2m = _run_stage("experiments/audeo_roll2midi.yaml", "roll2midi", r2m_extra, out / "roll2midi")
+
+    dataset = "SYNTHETIC Audeo-format data (datamodules/synthetic/audeo.py)" if args.root is None else args.root
+    rows = {
+        "Video2Roll Net": _row(v2r, "video2roll_ts40"),
+        "Roll2Midi Net TS=0.4": _row(r2m, "roll2midi_ts40"),
+        "Roll2Midi Net TS=0.5": _row(r2m, "roll2midi_ts50"),
+    }
+    table = format_table(rows, f"{dataset}, scale={args.scale}")
+    print("\n" + table)
+    window = _row(r2m, "video2roll_ts40")
+    print(f"Video2Roll on the same 4-s test windows as Roll2Midi: P {window[0]:.1f} R {window[1]:.1f} "
+          f"Acc {window[2]:.1f} F1 {window[3]:.1f}")  # fmt: skip
+    print(f"total time {time.perf_counter() - start:.0f} s")
+    result = {"scale": args.scale, "dataset": dataset, "rows": rows, "video2roll_on_windows": window}
+    (out / "table1.json").write_text(json.dumps(result, indent=1))
+    (out / "table1.txt").write_text(table + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
