@@ -601,26 +601,28 @@ class AudeoDataModule(ClipDataModule):
         non-overlapping 4-s windows and write ``out`` in the release's ``Roll2Midi_results`` layout ('midi' int,
         [50, keys])."""
         out = Path(out)
+        if self.stage != "roll2midi":
+            raise RuntimeError("AudeoDataModule.export_midi_results needs stage='roll2midi'")
+        folder = self._roll_folder()
         for split in splits:
-            dataset = self.dataset(split) if split in self.datasets else self.build_dataset(self.data_root, split)
-            if not isinstance(dataset, RollWindowDataset):
-                raise RuntimeError("export_midi_results needs stage='roll2midi'")
-            for i in range(0, len(dataset), 1):
-                item = dataset[i]
-                with torch.no_grad():
-                    probs = probs_fn(item["roll_prob"][None]).float().cpu().numpy()[0]
-                midi = (probs >= threshold).astype(np.int64).T  # [100, K]
-                meta = item["meta"]
-                name, start = meta["video"], meta["start_frame"]
-                for half in range(2):
-                    seg_start = start + half * SEGMENT_FRAMES
-                    matches = [s for s in self.segments(split, name) if s.start == seg_start]
-                    if not matches:
-                        continue
-                    seg = matches[0]
-                    length = seg.end - seg.start
-                    block = midi[half * SEGMENT_FRAMES : half * SEGMENT_FRAMES + length]
-                    write_segment(out / SPLIT_DIRS[split] / name / seg.path.name, midi=block)
+            for name in self.video_names(split):
+                segments = self.segments(split, name)
+                logits = [
+                    read_segment(folder / SPLIT_DIRS[split] / name / seg.path.name, "logit", self.keys)
+                    for seg in segments
+                ]
+                starts = list(range(0, len(segments) - 1, 2))  # non-overlapping 4-s windows, as released inference
+                if len(segments) % 2:
+                    starts.append(max(0, len(segments) - 2))  # ... plus one covering an odd last segment
+                for i in starts:
+                    pair = logits[i : i + 2]
+                    window = np.concatenate(pair + [np.zeros_like(pair[0])] * (2 - len(pair)))  # [100, K]
+                    with torch.no_grad():
+                        probs = probs_fn(torch.sigmoid(torch.from_numpy(window.T.copy()))[None])
+                    midi = (probs[0].float().cpu().numpy() >= threshold).astype(np.int64).T  # [100, K]
+                    for half, seg in enumerate(segments[i : i + 2]):
+                        block = midi[half * SEGMENT_FRAMES : half * SEGMENT_FRAMES + seg.end - seg.start]
+                        write_segment(out / SPLIT_DIRS[split] / name / seg.path.name, midi=block)
         return out
 
 

@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.clips import Collate
+from datamodules.loaders import ResumableLoader, evaluation_loader
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +111,22 @@ class ClipDataModule(pl.LightningDataModule):
         return self.datasets[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.dataset(split),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+        """Training: a :class:`~datamodules.loaders.ResumableLoader` (seeded shuffling sharded by rank, exact
+        mid-epoch resume; workers are re-made each epoch so they see the dataset's epoch). Evaluation: in order,
+        each sample on exactly one rank under DDP (:func:`~datamodules.loaders.evaluation_loader`)."""
+        dataset = self.dataset(split)
+        if shuffle:
+            if hasattr(dataset, "seed"):
+                dataset.seed = self.seed
+            return ResumableLoader(
+                dataset, self.batch_size, seed=self.seed, num_workers=self.num_workers, collate_fn=self.collate
+            )
+        return evaluation_loader(
+            dataset,
+            self.batch_size,
             num_workers=self.num_workers,
             collate_fn=self.collate,
             persistent_workers=self.num_workers > 0,
-            drop_last=False,
         )
 
     def train_dataloader(self) -> DataLoader:

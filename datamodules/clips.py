@@ -5,8 +5,8 @@ Foley CSV row). :class:`ClipDataset` turns them into fixed-length clips:
 
 - ``train=True``: item ``i`` picks recording ``r`` (recordings hold as many items as whole clips fit into them, so
   long recordings are sampled more, at least one each) and a uniformly random start in ``[start, end - clip]``, drawn
-  from torch's global generator (so Lightning's ``seed_everything(workers=True)`` makes it reproducible, and every
-  epoch and worker draws different clips);
+  from :func:`datamodules.loaders.sample_rng` of (seed, epoch, index): every epoch draws different clips, and the same
+  on any worker, rank or resumed run;
 - ``train=False``: the contiguous clips ``start, start + hop, ...`` that fit, in order (a recording shorter than one
   clip gives one clip at its start, which the reader pads).
 
@@ -25,6 +25,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from datamodules.loaders import sample_rng
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,17 @@ def contiguous_clips(
     return clips
 
 
-def random_start(start: float, end: float, clip_seconds: float, grid: Optional[float] = None) -> float:
-    """Uniform random clip start in ``[start, end - clip_seconds]`` (``start`` when the span is shorter than a clip),
-    drawn from torch's global generator."""
+def random_start(
+    start: float, end: float, clip_seconds: float, grid: Optional[float] = None, u: Optional[float] = None
+) -> float:
+    """Uniform random clip start in ``[start, end - clip_seconds]`` (``start`` when the span is shorter than a clip);
+    ``u`` in [0, 1) is the random draw (default: torch's global generator)."""
     room = end - start - clip_seconds
     if room <= 0:
         return _snap(start, grid)
-    return _snap(start + float(torch.rand(()).item()) * room, grid)
+    if u is None:
+        u = float(torch.rand(()).item())
+    return _snap(start + u * room, grid)
 
 
 class ClipDataset(Dataset):
@@ -112,6 +118,7 @@ class ClipDataset(Dataset):
             if not (np.isfinite(a) and np.isfinite(b)) or b <= a:
                 raise ValueError(f"ClipDataset: invalid recording span ({a}, {b})")
         self._load = load
+        self.seed, self.epoch = 0, 0  # training clips are drawn from sample_rng(seed, epoch, index)
         self.clip_seconds = float(clip_seconds)
         self.train = train
         self.grid = grid
@@ -140,7 +147,12 @@ class ClipDataset(Dataset):
             return self.clips[index]
         recording = bisect.bisect_right(self._cumulative, index % self._cumulative[-1])
         start, end = self.spans[recording]
-        return Clip(recording, random_start(start, end, self.clip_seconds, self.grid), self.clip_seconds)
+        u = float(sample_rng(self.seed, self.epoch, index).random())  # same clip after a resume, on any worker
+        return Clip(recording, random_start(start, end, self.clip_seconds, self.grid, u), self.clip_seconds)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by :class:`datamodules.loaders.ResumableSampler`: training clips change from epoch to epoch."""
+        self.epoch = int(epoch)
 
     def load_clip(self, recording: int, start: float, duration: float) -> dict[str, Any]:
         if self._load is None:

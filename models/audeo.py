@@ -174,6 +174,29 @@ def griffin_lim(log_spec: np.ndarray, n_fft: int = 2048, hop: int = 256, n_iter:
     return audio.numpy().astype(np.float32)
 
 
+TABLE1_STATS = ("precision", "recall", "accuracy", "f1")
+# Audeo Table 1 (%, frame level; TS = 0.4 unless stated), Pseudo Midi Evaluation set (Paul Barton, Bach WTC).
+TABLE1 = {
+    "ResNet [33]": (64.3, 54.7, 40.4, 49.7),
+    "ResNet+Aggregation+slope [33]": (61.5, 57.3, 41.2, 50.8),
+    "Video2Roll Net": (61.2, 65.6, 46.4, 56.4),
+    "Roll2Midi Net TS=0.4": (60.0, 77.0, 50.6, 61.5),
+    "Roll2Midi Net TS=0.5": (65.1, 69.9, 50.8, 60.4),
+}
+
+
+def format_table1(rows: dict[str, Sequence[float]], dataset: str) -> str:
+    """Table 1's layout: measured precision / recall / accuracy / F1 (%) next to the paper's, rows as in the paper."""
+    head = f"{'Model':32s} | " + " | ".join(f"{s[:4].title():>5s} {'paper':>5s}" for s in TABLE1_STATS)
+    lines = [f"Audeo Table 1 (frame level, micro, %) on {dataset}", head, "-" * len(head)]
+    for name, paper in TABLE1.items():
+        measured = rows.get(name)
+        cells = [("  n/a" if measured is None else f"{measured[i]:5.1f}") + f" {paper[i]:5.1f}" for i in range(4)]
+        lines.append(f"{name:32s} | " + " | ".join(cells))
+    lines.append("n/a: not measured in this run (the ResNet baselines of [33] are not part of Audeo).")
+    return "\n".join(lines)
+
+
 def _frozen(module: nn.Module) -> nn.Module:
     module.eval()
     for parameter in module.parameters():
@@ -385,7 +408,8 @@ class Audeo(pl.LightningModule):
         for average in ("micro", "frame"):
             self._metric(split, name, threshold, average).update(probs, target)
 
-    def _log_prf(self, split: str) -> None:
+    def _log_prf(self, split: str) -> dict[str, tuple[float, ...]]:
+        rows = {}
         for key in list(self._metrics.keys()):
             if not key.startswith(f"{split}_"):
                 continue
@@ -393,7 +417,11 @@ class Audeo(pl.LightningModule):
             values = self._metrics[key].compute()
             for stat, value in values.items():
                 self.log(f"{split}/{name}_ts{ts}/{stat}_{average}", value)
+            if average == "micro":
+                label = "Video2Roll Net" if name == "video2roll" else f"Roll2Midi Net TS=0.{ts[0]}"
+                rows[label] = tuple(100.0 * float(values[stat]) for stat in TABLE1_STATS)
             self._metrics[key].reset()
+        return rows
 
     # ------------------------------------------------------------------------------------------------- training
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -494,7 +522,11 @@ class Audeo(pl.LightningModule):
         self._log_prf("val")
 
     def on_test_epoch_end(self) -> None:
-        self._log_prf("test")
+        rows = self._log_prf("test")
+        if rows and self.trainer.is_global_zero:
+            dataset = getattr(self.trainer.datamodule, "is_synthetic", None)
+            name = "SYNTHETIC Audeo-format data" if dataset else "the given Audeo data"
+            print("\n" + format_table1(rows, f"{name}, test split, stage {self.stage}"))
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams
@@ -619,4 +651,13 @@ class Audeo(pl.LightningModule):
         )
 
 
-__all__ = ["Audeo", "PerfNet", "Video2RollNet", "griffin_lim", "log_spectrogram", "roll2midi_generator"]
+__all__ = [
+    "TABLE1",
+    "format_table1",
+    "Audeo",
+    "PerfNet",
+    "Video2RollNet",
+    "griffin_lim",
+    "log_spectrogram",
+    "roll2midi_generator",
+]

@@ -24,3 +24,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def _numba_cache_per_worker() -> None:
+    """librosa's numba cache lives in site-packages; two pytest-xdist workers compiling the same function at once
+    have corrupted it (segfaults later). Each worker gets its own cache folder."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"v2m-numba-{worker}"))
+
+
+_numba_cache_per_worker()

@@ -64,7 +64,7 @@ def test_video2roll_trains_and_chains_into_roll2midi(tmp_path: Path) -> None:
         Audeo(stage="roll2midi", video2roll_ckpt=str(tmp_path / "missing.ckpt"), **TINY).setup("fit")
 
 
-def test_roll2midi_gan_steps_both_optimisers(tmp_path: Path) -> None:
+def test_roll2midi_gan_steps_both_optimisers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     model = Audeo(stage="roll2midi", **TINY)
     assert model.automatic_optimization is False
     g0 = [p.detach().clone() for p in model.generator.parameters()]
@@ -82,6 +82,12 @@ def test_roll2midi_gan_steps_both_optimisers(tmp_path: Path) -> None:
     assert {"val/roll2midi_ts50/f1_micro", "val/roll2midi_ts40/f1_frame", "val/video2roll_ts40/f1_micro"} <= set(
         trainer.callback_metrics
     )
+    trainer.test(model, _dm("roll2midi", tmp_path), verbose=False)  # `test` prints Audeo's Table 1 layout
+    printed = capsys.readouterr().out
+    assert "Audeo Table 1" in printed and "SYNTHETIC" in printed
+    row = next(line for line in printed.splitlines() if line.startswith("Roll2Midi Net TS=0.5"))
+    measured_f1 = 100 * float(trainer.callback_metrics["test/roll2midi_ts50/f1_micro"])
+    assert row.split("|")[-1].split() == [f"{measured_f1:.1f}", "60.4"]  # measured beside the paper's
 
 
 def _fit_steps(model: Audeo, batch: dict, steps: int) -> list[float]:

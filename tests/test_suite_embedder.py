@@ -64,40 +64,45 @@ def test_checkpoint_errors_and_cache(tmp_path, monkeypatch):
 
 
 def _instrument_clips(names: tuple[str, ...], piece: str = "bach/bwv4.8", seconds: float = 12.0):
+    """1-s clips of each chorale voice of ``piece`` (held out from training) played by each instrument."""
     from music.corpus import load_corpus_midi
     from music.synth import render
 
     score = load_corpus_midi(piece)
     table = {name: (program, drum, centre) for name, program, drum, centre in se.INSTRUMENTS}
-    clips, labels = [], []
+    clips, labels, parts = [], [], []
     for label, name in enumerate(names):
-        for part in score.instruments:
+        for index, part in enumerate(score.instruments):
             part.notes = [n for n in part.notes if n.start < seconds]
             audio = render(se._arrange(part, *table[name]), sample_rate=16000)
             for start in range(0, audio.size - 16000, 16000):
                 clips.append(audio[start : start + 16000])
                 labels.append(label)
-    return clips, torch.tensor(labels)
+                parts.append(index)
+    return clips, torch.tensor(labels), torch.tensor(parts)
 
 
 @pytest.mark.slow
 def test_trained_embedder_separates_instruments_better_than_a_random_one():
+    """Measured (bwv4.8, held out): FAD violin-vs-flute / FAD violin-vs-violin = 249 trained, 4.5 random;
+    1-NN accuracy from soprano/alto to tenor/bass clips 1.00 trained."""
     trained = SuiteAudioEmbedder.from_checkpoint(se.ensure_suite_embedder())
     torch.manual_seed(0)
     random = SuiteAudioEmbedder().eval()
-    clips, labels = _instrument_clips(("violin", "flute", "trumpet", "clarinet"))
-    scores = {}
-    for name, model in (("trained", trained), ("random", random)):
-        knn = KNNAccuracy()
-        knn.update(torch.cat([model.embed(c) for c in clips]).float(), labels)
-        scores[name] = float(knn.compute())
-    assert scores["trained"] > 0.9 and scores["trained"] > scores["random"] + 0.2, scores
-    # FAD between two instruments is far larger than between two halves of one instrument's clips
+    clips, labels, parts = _instrument_clips(("violin", "flute", "trumpet", "clarinet"))
     violin = [c for c, y in zip(clips, labels) if y == 0]
     flute = [c for c, y in zip(clips, labels) if y == 1]
-    across, within = FAD(trained), FAD(trained)
-    across.update(violin, real=True)
-    across.update(flute, real=False)
-    within.update(violin[::2], real=True)
-    within.update(violin[1::2], real=False)
-    assert float(across.compute()) > 3 * float(within.compute())
+    ratio = {}
+    for name, model in (("trained", trained), ("random", random)):
+        across, within = FAD(model), FAD(model)
+        across.update(violin, real=True)
+        across.update(flute, real=False)
+        within.update(violin[::2], real=True)
+        within.update(violin[1::2], real=False)
+        ratio[name] = float(across.compute()) / float(within.compute())
+    assert ratio["trained"] > 20 and ratio["trained"] > 10 * ratio["random"], ratio
+    embeddings = torch.cat([trained.embed(c) for c in clips]).float()
+    knn = KNNAccuracy()
+    knn.update(embeddings[parts < 2], labels[parts < 2], reference=True)  # other voices, other notes
+    knn.update(embeddings[parts >= 2], labels[parts >= 2])
+    assert float(knn.compute()) > 0.9

@@ -47,6 +47,10 @@ def test_ensure_writes_once_into_the_cache_and_reuses_it(fake):
 def test_errors_name_the_problem(fake, monkeypatch):
     with pytest.raises(ValueError, match="no synthetic writer for dataset 'nope'"):
         synthetic.write("nope", fake / "x")
+    (fake / "full").mkdir()
+    (fake / "full" / "old.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="full is not empty"):
+        synthetic.write("fake", fake / "full")
     with pytest.raises(ValueError, match="minutes must be > 0"):
         synthetic.write("fake", fake / "x", minutes=0)
     monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "write", unmarked)

@@ -44,6 +44,8 @@ def write(dataset: str, out: Path, minutes: float = 2.0, seed: int = 0) -> Path:
     if minutes <= 0:
         raise ValueError(f"synthetic {dataset}: minutes must be > 0, got {minutes}")
     out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        raise FileExistsError(f"synthetic {dataset}: output folder {out} is not empty; give a new folder or delete it")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     root = Path(_writer(dataset).write(out, minutes=float(minutes), seed=int(seed)))

@@ -40,7 +40,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, zlib.crc32(b"music")])
     total = minutes * 60.0
-    seconds = float(np.clip(total / 8, 7.0, 40.0))
+    seconds = float(np.clip(total / 12, 7.0, 40.0))  # every category once from 1.4 min on
     count = max(5, int(round(total / seconds)))
     categories: list[str] = []
     while len(categories) < count:

@@ -32,7 +32,7 @@ VIDEO_SIZE = (320, 180)
 def plan(minutes: float, rng: np.random.Generator) -> tuple[list[str], float]:
     """Categories of the recordings (cycling through all 13 in random order) and the length of each."""
     total = minutes * 60.0
-    seconds = float(np.clip(total / 8, 7.0, 40.0))  # >= 151 frames, Solos' minimum segment
+    seconds = float(np.clip(total / 13, 7.0, 40.0))  # all 13 categories from 1.5 min; >= 151 frames (6 s)
     count = max(4, int(round(total / seconds)))
     order: list[str] = []
     while len(order) < count:

@@ -22,15 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Table 1 of the paper (%, TS = 0.4 unless stated), Pseudo Midi Evaluation set (Paul Barton, Bach WTC).
-PAPER = {
-    "ResNet [33]": (64.3, 54.7, 40.4, 49.7),
-    "ResNet+Aggregation+slope [33]": (61.5, 57.3, 41.2, 50.8),
-    "Video2Roll Net": (61.2, 65.6, 46.4, 56.4),
-    "Roll2Midi Net TS=0.4": (60.0, 77.0, 50.6, 61.5),
-    "Roll2Midi Net TS=0.5": (65.1, 69.9, 50.8, 60.4),
-}
-STATS = ("precision", "recall", "accuracy", "f1")
+from models.audeo import TABLE1_STATS, format_table1  # noqa: E402
 
 # Per scale: data settings (shared by every stage), then the model/trainer overrides of each stage.
 SCALES: dict[str, dict[str, Any]] = {
@@ -100,22 +92,43 @@ def _run_stage(config: str, name: str, extra: list[str], out: Path) -> tuple[Pat
 
 
 def _row(metrics: dict[str, float], prefix: str) -> tuple[float, ...]:
-    return tuple(100.0 * metrics[f"test/{prefix}/{stat}_micro"] for stat in STATS)
+    return tuple(100.0 * metrics[f"test/{prefix}/{stat}_micro"] for stat in TABLE1_STATS)
 
 
-def format_table(rows: dict[str, tuple[float, ...] | None], dataset: str) -> str:
-    """Table 1 layout: measured P / R / Acc / F1 next to the paper's, in %."""
-    head = f"{'Model':32s} | " + " | ".join(f"{s[:4].title():>5s} {'paper':>5s}" for s in STATS)
-    lines = [f"Audeo Table 1 (frame-level, %) on {dataset}", head, "-" * len(head)]
-    for name, paper in PAPER.items():
-        measured = rows.get(name)
-        cells = []
-        for i in range(4):
-            value = "  n/a" if measured is None else f"{measured[i]:5.1f}"
-            cells.append(f"{value} {paper[i]:5.1f}")
-        lines.append(f"{name:32s} | " + " | ".join(cells))
-    lines.append("(n/a: the ResNet baselines of [33] are not part of Audeo and are not re-run here.)")
-    return "\n".join(lines)
+def generate_demo(ckpt: Path, dm_kwargs: dict[str, Any], root: str | None, out: Path) -> dict[str, float]:
+    """End to end on a held-out video: its keyboard frames as a top-view MP4 (inside a larger frame) ->
+    ``generate_from_video`` (crop, Video2Roll, Roll2Midi, FluidSynth) -> MIDI/WAV/MP4; the MIDI is scored against the
+    video's labels (frame F1, micro, the Table-1 protocol)."""
+    import numpy as np
+    import torch
+
+    from datamodules.audeo import AudeoDataModule, read_labels
+    from datamodules.video import FrameFolder, write_video
+    from metrics.frame_prf import FramePRF
+    from models.audeo import Audeo
+    from models.generation import write_soundtrack
+    from music.roll import midi_to_roll
+
+    dm = AudeoDataModule(root=root, stage="video2roll", **dm_kwargs)
+    name = dm.video_names("test")[0]
+    folder = dm.data_root / "input_images" / "testing" / name
+    frames = FrameFolder(folder, fps=25).read_frames(np.arange(FrameFolder(folder, fps=25).num_frames), gray=True)
+    height, width = frames.shape[1:]
+    canvas = np.full((len(frames), height + 80, width + 60), 25, dtype=np.uint8)
+    box = (30, 40, 30 + width, 40 + height)
+    canvas[:, box[1] : box[3], box[0] : box[2]] = frames
+    video = write_video(out / "demo_input.mp4", canvas, fps=25)
+    model = Audeo.load_from_checkpoint(ckpt, map_location="cpu", crop_box=box).eval()
+    example = model.generate_from_video(str(video))
+    paths = write_soundtrack(example, video, out / "demo_generated.mp4")
+    labels = read_labels(dm.data_root / "labels" / "testing" / f"{name}.pkl")
+    first, last = 15, 65
+    truth = np.stack([labels[n][first : last + 1] > 0 for n in sorted(labels)]).T.astype(np.float32)
+    roll = midi_to_roll(example.midi, 25, low=36, high=86, frames=truth.shape[1], binary=True)
+    scores = {k: float(v) for k, v in FramePRF(0.5).forward(torch.as_tensor(roll), torch.as_tensor(truth)).items()}
+    print(f"generate demo: {video} -> {', '.join(str(p) for p in paths.values())}")
+    print("generate demo: generated MIDI vs the video's keys: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    return scores
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -123,6 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--scale", choices=sorted(SCALES), default="smoke")
     parser.add_argument("--root", default=None, help="Audeo data root (default: synthetic Audeo-format data)")
     parser.add_argument("--out", default="runs/audeo_table1", help="output folder")
+    parser.add_argument("--demo-only", action="store_true", help="only the generate demo, from existing checkpoints")
     args = parser.parse_args(argv)
     sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
     scale = SCALES[args.scale]
@@ -130,6 +144,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     data = _data_args(scale["data"], args.root)
+    demo_kwargs = {
+        "frame_size": tuple(scale["data"]["frame_size"]),
+        "synthetic_minutes": scale["data"]["synthetic_minutes"],
+    }
+    if args.demo_only:
+        last = out / "roll2midi" / "checkpoints" / "roll2midi" / "last.ckpt"
+        return generate_demo(last, demo_kwargs, args.root, out)
 
     # 1. Video2Roll
     v2r_extra = [*data, *scale["video2roll"]]
@@ -140,15 +161,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from models.audeo import Audeo
 
     model = Audeo.load_from_checkpoint(v2r_ckpt, map_location="cpu").eval()
-    dm = AudeoDataModule(root=args.root, stage="video2roll", frame_size=tuple(scale["data"]["frame_size"]),
-                         synthetic_minutes=scale["data"]["synthetic_minutes"])  # fmt: skip
+    dm = AudeoDataModule(root=args.root, stage="video2roll", **demo_kwargs)
     estimates = dm.export_roll_estimates(model.roll_logits, out / "estimate_Roll", threshold=model.hparams.threshold)
     print(f"audeo table 1: wrote Video2Roll estimates to {estimates}", flush=True)
 
     # 3. Roll2Midi on those estimates (the Video2Roll weights ride along in its checkpoint)
     r2m_extra = [*data, *scale["roll2midi"], f"--data.init_args.roll_dir={estimates}",
                  f"--model.init_args.video2roll_ckpt={v2r_ckpt}"]  # fmt: skip
-    _, r2m = _run_stage("experiments/audeo_roll2midi.yaml", "roll2midi", r2m_extra, out / "roll2midi")
+    r2m_ckpt, r2m = _run_stage("experiments/audeo_roll2midi.yaml", "roll2midi", r2m_extra, out / "roll2midi")
 
     dataset = "SYNTHETIC Audeo-format data (datamodules/synthetic/audeo.py)" if args.root is None else args.root
     rows = {
@@ -156,13 +176,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "Roll2Midi Net TS=0.4": _row(r2m, "roll2midi_ts40"),
         "Roll2Midi Net TS=0.5": _row(r2m, "roll2midi_ts50"),
     }
-    table = format_table(rows, f"{dataset}, scale={args.scale}")
+    table = format_table1(rows, f"{dataset}, scale={args.scale}")
     print("\n" + table)
     window = _row(r2m, "video2roll_ts40")
     print(f"Video2Roll on the same 4-s test windows as Roll2Midi: P {window[0]:.1f} R {window[1]:.1f} "
           f"Acc {window[2]:.1f} F1 {window[3]:.1f}")  # fmt: skip
+    demo = generate_demo(r2m_ckpt, demo_kwargs, args.root, out)
     print(f"total time {time.perf_counter() - start:.0f} s")
-    result = {"scale": args.scale, "dataset": dataset, "rows": rows, "video2roll_on_windows": window}
+    result = {"scale": args.scale, "dataset": dataset, "rows": rows, "video2roll_on_windows": window, "demo": demo}
     (out / "table1.json").write_text(json.dumps(result, indent=1))
     (out / "table1.txt").write_text(table + "\n")
     return result
