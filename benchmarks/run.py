@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 FULL = {
     "training": {"steps": 6, "warmup": 2},
-    "loading": {"seconds": 20.0, "clips": 40},
+    "loading": {"seconds": 12.0, "clips": 16},
     "synthesis": {"seconds": 30.0, "sample_rates": (16000, 44100)},
     "decoding": {"tokens": 64, "batch": 5},
 }
@@ -115,7 +115,7 @@ def run(quick: bool = False, configs: list[str] | None = None) -> dict[str, Any]
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         },
-        "settings": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for name, s in settings.items()},
+        "settings": json.loads(json.dumps(settings)),
         "seconds": {},
     }
     for name, fn in sections.items():
@@ -133,6 +133,12 @@ def errors(results: dict[str, Any]) -> list[str]:
         elif section == "training":
             found += [f"training/{name}: {entry['error']}" for name, entry in value.items() if "error" in entry]
     return found
+
+
+def _cell(text: str, limit: int = 100) -> str:
+    """One table cell: the first line of a message, ``|`` escaped, cut at ``limit`` characters."""
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return first[:limit].replace("|", "\\|")
 
 
 def _f(value: Any, digits: int = 2) -> str:
@@ -155,18 +161,18 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     training = results.get("training", {})
     if "error" in training:
-        lines.append(f"| (all) | error: {training['error']} | | |")
+        lines.append(f"| (all) | error: {_cell(training['error'])} | | |")
     else:
         for name, entry in training.items():
             if "error" in entry:
-                lines.append(f"| {name} | error: {entry['error'][:120]} | | |")
+                lines.append(f"| {name} | error: {_cell(entry['error'])} | | |")
             else:
                 share = f"{100 * entry['data_wait_share']:.0f} %"
                 lines.append(f"| {name} | {_f(entry['samples_per_s'])} | {_f(entry['batch_size'], 1)} | {share} |")
     lines += ["", "## Data loading vs raw decode", "", "| ratio | value |", "|---|---:|"]
     loading = results.get("loading", {})
     if "error" in loading:
-        lines.append(f"| (all) | error: {loading['error']} |")
+        lines.append(f"| (all) | error: {_cell(loading['error'])} |")
     else:
         lines += [f"| {name} | {_f(value, 3)} |" for name, value in loading["ratios"].items()]
         lines += ["", "| rate (frames/s) | value |", "|---|---:|"]
@@ -174,7 +180,7 @@ def markdown(results: dict[str, Any]) -> str:
     synth = results.get("synthesis", {})
     lines += ["", f"## FluidSynth ({synth.get('soundfont', '?')}, {synth.get('music_seconds', '?')} s of piano)", ""]
     if "error" in synth:
-        lines.append(f"error: {synth['error']}")
+        lines.append(f"error: {_cell(synth['error'])}")
     else:
         lines += ["| sample rate | real-time factor | x real time |", "|---:|---:|---:|"]
         for key in sorted(k for k in synth if k.startswith("rtf_")):
@@ -183,7 +189,7 @@ def markdown(results: dict[str, Any]) -> str:
     dec = results.get("decoding", {})
     lines += ["", "## Transformer decoding, KV cache vs none", ""]
     if "error" in dec:
-        lines.append(f"error: {dec['error']}")
+        lines.append(f"error: {_cell(dec['error'])}")
     else:
         lines += [
             "| tokens x rows | d_model x layers | cached tok/s | uncached tok/s | speed-up | same tokens |",

@@ -1,9 +1,9 @@
 """Training throughput of every model config that has a debug config, through the suite's own CLI.
 
 For each ``experiments/<name>.yaml`` with an ``experiments/debug/<name>.yaml``, runs ``cli.py fit`` in-process for
-``warmup + steps`` training batches (no validation, no checkpoints, outputs in a temporary folder) with :class:`StepTimer` appended to
-the callbacks, and reports steady-state samples/s (after ``warmup`` batches) and the share of the wall time spent
-waiting for the data loader.
+``warmup + steps`` training batches (no validation, no checkpoints, outputs in a temporary folder) with
+:class:`StepTimer` appended to the callbacks, and reports steady-state samples/s (after ``warmup`` batches) and the
+share of the wall time spent waiting for the data loader.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def bench_config(config: Path, debug: Path, steps: int, warmup: int, extra: tupl
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "fit", "--config", str(config), "--config", str(debug),
-            "--trainer.max_steps", "-1", "--trainer.max_epochs", "1000", "--trainer.min_steps", "0",
+            "--trainer.max_steps", "-1", "--trainer.max_epochs", "1000", "--trainer.min_epochs", "0",
             "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--trainer.logger", "false", "--trainer.default_root_dir", tmp,

@@ -320,10 +320,19 @@ class GenerativeMetrics(Callback):
         """Current values (synchronised across processes), keyed by metric name without the stage prefix."""
         values: dict[str, float] = {}
         fad, kl, ndb = (self._metrics.get(k) for k in ("fad", "kl", "ndb"))
-        if fad is not None and _total(fad, "fake_n") >= 2 and _total(fad, "real_n") >= 2:
-            values[fad.name] = float(fad.compute())
+        if fad is not None:
+            fake, real = _total(fad, "fake_n"), _total(fad, "real_n")
+            if fake >= 2 and real >= 2:
+                values[fad.name] = float(fad.compute())
+            else:
+                rank_zero_warn(
+                    f"GenerativeMetrics: {fad.name} needs >= 2 embedding windows (0.96 s) on each side, got "
+                    f"{int(fake)} generated and {int(real)} reference; not logged (raise max_batches)"
+                )
         if kl is not None and _total(kl, "count") > 0:
             values[kl.name] = float(kl.compute())
+        elif kl is not None:
+            rank_zero_warn(f"GenerativeMetrics: no (generated, reference) pairs for {kl.name}; not logged")
         if ndb is not None and _total(ndb, "counts") > 0:
             result = ndb.compute()
             values["ndb"], values["ndb_js"] = float(result["ndb"]), float(result["js"])

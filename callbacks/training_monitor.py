@@ -103,9 +103,7 @@ class TrainingMonitor(Callback):
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger) and id(logger) not in self._written:
                     logger._default_hp_metric = False  # see module docstring: the real metrics come at the end
-        self._owner = {
-            id(param): name for name, child in pl_module.named_children() for param in child.parameters()
-        }
+        self._owner = {id(param): name for name, child in pl_module.named_children() for param in child.parameters()}
 
     # -- gradient norms ----------------------------------------------------------------------------------------
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from datamodules.base import ClipDataModule
-from datamodules.fields import Normalization
-from datamodules.recordings import ClipOptions, KeypointSource, Recording, RecordingClips
+from datamodules.base import RecordingDataModule
+from datamodules.recordings import KeypointSource, Recording
 
 AIST_FPS = 60.0
 SEQUENCE = re.compile(r"^g([A-Z]{2})_s([A-Z]{2})_c(All|\d{2})_d(\d{2})_m([A-Z]{2})(\d)_ch(\d{2})$")
@@ -50,7 +49,7 @@ def read_list(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
-class AISTPPDataModule(ClipDataModule):
+class AISTPPDataModule(RecordingDataModule):
     """AIST++ clips with keypoints / audio / beats / frames.
 
     Args:
@@ -62,10 +61,11 @@ class AISTPPDataModule(ClipDataModule):
         keypoint_layout: layout of the keypoints field (coco17; rhythmic17 for RhythmicNet; body25).
         clip_seconds, fps: clip length and frame rate (default 60 fps, the annotation rate).
         sample_rate: audio rate.
-        Others as in :class:`datamodules.urmp.URMPDataModule`.
+        Others: see :class:`datamodules.base.RecordingDataModule` (no max_events here: no MIDI).
     """
 
     synthetic_name = "aistpp"
+    dataset_name = "AIST++"
 
     def __init__(
         self,
@@ -78,43 +78,24 @@ class AISTPPDataModule(ClipDataModule):
         clip_seconds: float = 6.0,
         fps: float = AIST_FPS,
         sample_rate: int = 22050,
-        normalization: Normalization = "bbox",
-        frame_size: Optional[tuple[int, int]] = (224, 224),
-        gray: bool = False,
-        val_hop_seconds: Optional[float] = None,
-        clips_per_epoch: Optional[int] = None,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        synthetic_minutes: float = 2.0,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
         for name in ("events", "roll", "instrument"):
             if name in fields:
                 raise ValueError(f"AISTPPDataModule: AIST++ has no {name!r} (it has keypoints, audio, beats, frames)")
         if not 0 <= view <= 8:
             raise ValueError(f"AISTPPDataModule: view must be 0..8 (cameras c01..c09), got {view}")
-        self.options = ClipOptions(
-            fields=tuple(fields),
-            fps=fps,
-            keypoint_layout=keypoint_layout,
-            normalization=normalization,
-            sample_rate=sample_rate,
-            frame_size=None if frame_size is None else tuple(frame_size),
-            gray=gray,
-        )
+        # no events: max_events is fixed here, not an argument
+        super().__init__(root, fields, keypoint_layout, clip_seconds, fps, sample_rate, max_events=0, **kwargs)
         self.split_set = split_set
         self.view = int(view)
         self.music_dir = None if music_dir is None else Path(music_dir)
-        self.clip_seconds = float(clip_seconds)
-        self.val_hop_seconds = val_hop_seconds
-        self.clips_per_epoch = clips_per_epoch
 
     def _music(self, root: Path, piece: str) -> Optional[Path]:
         folder = self.music_dir or root / "music"
         return next((folder / f"{piece}{s}" for s in MUSIC_SUFFIXES if (folder / f"{piece}{s}").is_file()), None)
 
-    def _split_recordings(self, root: Path, split: str) -> list[Recording]:
+    def recordings(self, root: Path, split: str) -> list[Recording]:
         split_file = root / "splits" / f"{self.split_set}_{split}.txt"
         if not split_file.is_file():
             raise FileNotFoundError(f"AIST++: split file {split_file} does not exist")
@@ -157,18 +138,6 @@ class AISTPPDataModule(ClipDataModule):
         if not recordings:
             raise ValueError(f"AIST++: split file {split_file} lists no usable sequence")
         return recordings
-
-    def build_dataset(self, root: Path, split: str) -> RecordingClips:
-        return RecordingClips(
-            self._split_recordings(root, split),
-            self.options,
-            self.clip_seconds,
-            train=split == "train",
-            dataset="AIST++",
-            synthetic=self.is_synthetic,
-            hop_seconds=self.val_hop_seconds,
-            clips_per_epoch=self.clips_per_epoch,
-        )
 
 
 __all__ = ["AIST_FPS", "AISTPPDataModule", "GENRES", "parse_sequence"]

@@ -16,28 +16,29 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from datamodules.base import ClipDataModule
-from datamodules.fields import Normalization
+from datamodules.base import RecordingDataModule
 from datamodules.instruments import instrument_index
-from datamodules.recordings import ClipOptions, KeypointSource, MidiSource, Recording, RecordingClips
+from datamodules.recordings import KeypointSource, MidiSource, Recording
 
 FOLEY_SPLITS = Path(__file__).parent / "resources" / "foley_music" / "AtinPiano"
 POSE_FPS = 22.0
 
 
-class AtinPianoDataModule(ClipDataModule):
+class AtinPianoDataModule(RecordingDataModule):
     """AtinPiano clips with keypoints (hands42) / events / roll / audio / instrument (piano).
 
     Args:
         root: Foley's ``data/AtinPiano`` folder; None = synthetic AtinPiano.
         split_dir: a folder with ``train.csv``/``val.csv`` (default: ``root`` when it has them, else Foley's lists).
         keypoint_layout: layout of the keypoints field (Foley Music: hands42).
-        Others as in :class:`datamodules.urmp.URMPDataModule` (Foley Music: 6 s at 22 fps).
+        clip_seconds, fps, sample_rate: clip length, frame rate, audio rate (Foley Music: 6 s at 22 fps).
+        Others: see :class:`datamodules.base.RecordingDataModule` (no frame_size / gray here: no video).
     """
 
     synthetic_name = "atinpiano"
+    dataset_name = "AtinPiano"
 
     def __init__(
         self,
@@ -48,30 +49,15 @@ class AtinPianoDataModule(ClipDataModule):
         clip_seconds: float = 6.0,
         fps: float = 22.0,
         sample_rate: int = 22050,
-        max_events: int = 512,
-        normalization: Normalization = "bbox",
-        val_hop_seconds: Optional[float] = None,
-        clips_per_epoch: Optional[int] = None,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        synthetic_minutes: float = 2.0,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
         if "frames" in fields:
             raise ValueError("AtinPianoDataModule: Foley's AtinPiano release has no video frames")
-        self.options = ClipOptions(
-            fields=tuple(fields),
-            fps=fps,
-            keypoint_layout=keypoint_layout,
-            normalization=normalization,
-            sample_rate=sample_rate,
-            max_events=max_events,
+        # no video: frame_size and gray are fixed here, not arguments
+        super().__init__(
+            root, fields, keypoint_layout, clip_seconds, fps, sample_rate, frame_size=None, gray=False, **kwargs
         )
         self.split_dir = None if split_dir is None else Path(split_dir)
-        self.clip_seconds = float(clip_seconds)
-        self.val_hop_seconds = val_hop_seconds
-        self.clips_per_epoch = clips_per_epoch
 
     def _split_file(self, root: Path, split: str) -> Path:
         folder = self.split_dir or (root if (root / "train.csv").is_file() else FOLEY_SPLITS)
@@ -106,7 +92,7 @@ class AtinPianoDataModule(ClipDataModule):
             meta={"ytid": vid},
         )
 
-    def _split_recordings(self, root: Path, split: str) -> list[Recording]:
+    def recordings(self, root: Path, split: str) -> list[Recording]:
         for sub in ("pose", "midi"):
             if not (root / sub).is_dir():
                 raise FileNotFoundError(
@@ -126,18 +112,6 @@ class AtinPianoDataModule(ClipDataModule):
         if not recordings:
             raise ValueError(f"AtinPiano: split file {path} lists no video")
         return recordings
-
-    def build_dataset(self, root: Path, split: str) -> RecordingClips:
-        return RecordingClips(
-            self._split_recordings(root, split),
-            self.options,
-            self.clip_seconds,
-            train=split == "train",
-            dataset="AtinPiano",
-            synthetic=self.is_synthetic,
-            hop_seconds=self.val_hop_seconds,
-            clips_per_epoch=self.clips_per_epoch,
-        )
 
 
 __all__ = ["AtinPianoDataModule"]

@@ -9,7 +9,7 @@ On disk (``<video>`` = e.g. ``Bach Prelude and Fugue No.1 B1``, ``<split>`` = ``
     Roll2Midi_results/<split>/<video>/<s>-<e>.npz  'midi' (50, 51): Roll2Midi outputs (keys 15..65 only)
 
 Key column k of the 88-wide arrays is MIDI pitch 21 + k; Audeo's models use the 51 keys 15..65 (MIDI 36..86) by
-default (``keys=88`` selects all). The release has no val split: validation uses ``testing`` as the released code
+default (``num_keys=88`` selects all). The release has no val split: validation uses ``testing`` as the released code
 does. Audio (for the PerfNet/refinement stages) is not part of the release: it is read from
 ``audio/<split>/<video>.wav`` (16 kHz, trimmed like the frames) when that folder exists, otherwise the pseudo-GT MIDI is
 rendered with FluidSynth (what the synthetic dataset's audio is anyway) and the run says so.
@@ -322,7 +322,7 @@ class AudeoDataModule(ClipDataModule):
     Args:
         root: dataset root (the Drive layout above); None = the synthetic Audeo-format dataset.
         stage: which Audeo stage the batches are for: video2roll, roll2midi, perfnet or refine.
-        keys: 51 (MIDI 36-86, the paper's) or 88.
+        num_keys: 51 (MIDI 36-86, the paper's) or 88.
         frame_size: (height, width) the keyboard crops are resized to (paper: 100 x 900).
         batch_size, num_workers, synthetic_minutes, seed: see :class:`ClipDataModule`.
         balanced: draw Video2Roll training rows with the multi-label balanced sampler.
@@ -341,7 +341,7 @@ class AudeoDataModule(ClipDataModule):
         self,
         root: Optional[str] = None,
         stage: Stage = "video2roll",
-        keys: int = 51,
+        num_keys: int = 51,
         frame_size: tuple[int, int] = (100, 900),
         batch_size: int = 64,
         num_workers: int = 0,
@@ -357,9 +357,9 @@ class AudeoDataModule(ClipDataModule):
         super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
         if stage not in ("video2roll", "roll2midi", "perfnet", "refine"):
             raise ValueError(f"AudeoDataModule: unknown stage {stage!r} (video2roll, roll2midi, perfnet, refine)")
-        key_range(keys)
+        key_range(num_keys)
         self.stage = stage
-        self.keys = int(keys)
+        self.keys = int(num_keys)
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
         self.balanced = balanced
         self.samples_per_epoch = samples_per_epoch

@@ -2,6 +2,9 @@
 
 A dataset's DataModule subclasses :class:`ClipDataModule`, sets ``synthetic_name`` and implements
 :meth:`build_dataset` (one ``torch.utils.data.Dataset`` per split, typically a :class:`datamodules.clips.ClipDataset`).
+A dataset read as :class:`~datamodules.recordings.Recording` s subclasses :class:`RecordingDataModule` instead, which
+holds the shared clip options and builds the :class:`~datamodules.recordings.RecordingClips`; it implements
+:meth:`RecordingDataModule.recordings`.
 With ``root=None`` the embedded synthetic dataset is written on first use by
 ``datamodules.synthetic.ensure(synthetic_name, synthetic_minutes, seed)`` in ``prepare_data`` and the run says so
 (a log line, ``self.is_synthetic``).
@@ -17,7 +20,9 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.clips import Collate
+from datamodules.fields import Normalization
 from datamodules.loaders import ResumableLoader, evaluation_loader
+from datamodules.recordings import ClipOptions, Recording, RecordingClips
 
 log = logging.getLogger(__name__)
 
@@ -153,4 +158,78 @@ class ClipDataModule(pl.LightningDataModule):
         return {split: len(ds) for split, ds in self.datasets.items()} | {"synthetic": self.is_synthetic}
 
 
-__all__ = ["ClipDataModule", "SPLITS"]
+class RecordingDataModule(ClipDataModule):
+    """A :class:`ClipDataModule` whose splits are lists of :class:`~datamodules.recordings.Recording` s, cut into
+    :class:`~datamodules.recordings.RecordingClips` with the fields of ``self.options``.
+
+    A subclass sets ``synthetic_name`` and ``dataset_name`` (the name in errors and ``meta``), implements
+    :meth:`recordings` and declares the arguments whose defaults are its own, forwarding the rest as ``**kwargs``
+    (LightningCLI / jsonargparse follow ``**kwargs`` here, so every argument below stays configurable).
+
+    Args:
+        root: the dataset root on disk; None = the embedded synthetic dataset in the same format.
+        fields: batch fields to read (keypoints, audio, events, roll, frames, beats, instrument).
+        keypoint_layout: layout of the ``keypoints`` field (None: the source's own).
+        clip_seconds: clip length in seconds.
+        fps: frame rate of keypoints / roll / frames / beats.
+        sample_rate: audio rate.
+        max_events: length of the ``events`` field (Foley Music: 512).
+        normalization: keypoint normalisation (bbox, image, none).
+        frame_size: (width, height) of the ``frames`` field.
+        gray: grayscale ``frames``.
+        val_hop_seconds: hop of the contiguous val/test clips (default: no overlap).
+        clips_per_epoch: training clips per epoch (default: one per whole clip in the split).
+        batch_size, num_workers, synthetic_minutes, seed: see :class:`ClipDataModule`.
+    """
+
+    dataset_name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        root: Optional[str] = None,
+        fields: tuple[str, ...] = ("keypoints", "audio", "events", "instrument"),
+        keypoint_layout: Optional[str] = None,
+        clip_seconds: float = 6.0,
+        fps: float = 22.0,
+        sample_rate: int = 22050,
+        max_events: int = 512,
+        normalization: Normalization = "bbox",
+        frame_size: Optional[tuple[int, int]] = (224, 224),
+        gray: bool = False,
+        val_hop_seconds: Optional[float] = None,
+        clips_per_epoch: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(root, **kwargs)
+        self.options = ClipOptions(
+            fields=tuple(fields),
+            fps=fps,
+            keypoint_layout=keypoint_layout,
+            normalization=normalization,
+            sample_rate=sample_rate,
+            max_events=max_events,
+            frame_size=None if frame_size is None else tuple(frame_size),
+            gray=gray,
+        )
+        self.clip_seconds = float(clip_seconds)
+        self.val_hop_seconds = val_hop_seconds
+        self.clips_per_epoch = clips_per_epoch
+
+    def recordings(self, root: Path, split: str) -> list[Recording]:
+        """The recordings of ``split`` ("train", "val" or "test") under ``root`` (an error naming what is missing)."""
+        raise NotImplementedError
+
+    def build_dataset(self, root: Path, split: str) -> RecordingClips:
+        return RecordingClips(
+            self.recordings(root, split),
+            self.options,
+            self.clip_seconds,
+            train=split == "train",
+            dataset=self.dataset_name,
+            synthetic=self.is_synthetic,
+            hop_seconds=self.val_hop_seconds,
+            clips_per_epoch=self.clips_per_epoch,
+        )
+
+
+__all__ = ["ClipDataModule", "RecordingDataModule", "SPLITS"]

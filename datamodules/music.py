@@ -27,13 +27,12 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from datamodules.base import ClipDataModule
+from datamodules.base import RecordingDataModule
 from datamodules.clips import group_split
-from datamodules.fields import Normalization
 from datamodules.instruments import instrument_index
-from datamodules.recordings import ClipOptions, KeypointSource, MidiSource, Recording, RecordingClips
+from datamodules.recordings import KeypointSource, MidiSource, Recording
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def read_sop_csv(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-class MUSICDataModule(ClipDataModule):
+class MUSICDataModule(RecordingDataModule):
     """MUSIC solo videos as clips with keypoints / audio / events / roll / frames / instrument.
 
     Args:
@@ -79,11 +78,13 @@ class MUSICDataModule(ClipDataModule):
         split: ``foley``, ``sop``, ``ids`` or a folder of ``<category>/{train,val[,test]}.csv``
             (columns vid,start_time,duration).
         keypoint_fps: frame rate of OpenPose JSON keypoints (Foley npy is 22 fps).
-        keypoint_layout, clip_seconds, fps, sample_rate, max_events, normalization, frame_size, gray, val_hop_seconds,
-        clips_per_epoch: as in :class:`datamodules.urmp.URMPDataModule` (Foley Music: body65, 6 s, 22 fps, 22050 Hz).
+        keypoint_layout, clip_seconds, fps, sample_rate: as in :class:`datamodules.urmp.URMPDataModule` (Foley Music:
+            body65, 6 s, 22 fps, 22050 Hz).
+        Others: see :class:`datamodules.base.RecordingDataModule`.
     """
 
     synthetic_name = "music"
+    dataset_name = "MUSIC"
 
     def __init__(
         self,
@@ -96,34 +97,12 @@ class MUSICDataModule(ClipDataModule):
         clip_seconds: float = 6.0,
         fps: float = 22.0,
         sample_rate: int = 22050,
-        max_events: int = 512,
-        normalization: Normalization = "bbox",
-        frame_size: Optional[tuple[int, int]] = (224, 224),
-        gray: bool = False,
-        val_hop_seconds: Optional[float] = None,
-        clips_per_epoch: Optional[int] = None,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        synthetic_minutes: float = 2.0,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
-        self.options = ClipOptions(
-            fields=tuple(fields),
-            fps=fps,
-            keypoint_layout=keypoint_layout,
-            normalization=normalization,
-            sample_rate=sample_rate,
-            max_events=max_events,
-            frame_size=None if frame_size is None else tuple(frame_size),
-            gray=gray,
-        )
+        super().__init__(root, fields, keypoint_layout, clip_seconds, fps, sample_rate, **kwargs)
         self.categories = None if categories is None else tuple(categories)
         self.split = split
         self.keypoint_fps = float(keypoint_fps)
-        self.clip_seconds = float(clip_seconds)
-        self.val_hop_seconds = val_hop_seconds
-        self.clips_per_epoch = clips_per_epoch
 
     # ------------------------------------------------------------------ one video
     def _recording(
@@ -213,7 +192,7 @@ class MUSICDataModule(ClipDataModule):
             return mode
         return self.split
 
-    def _split_recordings(self, root: Path, split: str) -> list[Recording]:
+    def recordings(self, root: Path, split: str) -> list[Recording]:
         mode = self._mode(root)
         keep = self.categories
         if mode == "ids":
@@ -252,18 +231,6 @@ class MUSICDataModule(ClipDataModule):
     @staticmethod
     def _empty(split: str, root: Path) -> list[Recording]:
         raise ValueError(f"MUSIC: the {split} split of {root} holds no video")
-
-    def build_dataset(self, root: Path, split: str) -> RecordingClips:
-        return RecordingClips(
-            self._split_recordings(root, split),
-            self.options,
-            self.clip_seconds,
-            train=split == "train",
-            dataset="MUSIC",
-            synthetic=self.is_synthetic,
-            hop_seconds=self.val_hop_seconds,
-            clips_per_epoch=self.clips_per_epoch,
-        )
 
 
 __all__ = ["MUSICDataModule", "read_id_json", "read_sop_csv"]

@@ -272,12 +272,9 @@ class MV100KDataModule(ClipDataModule):
         clip_seconds: float = 10.0,
         sample_rate: int = 16000,
         clips_per_epoch: Optional[int] = None,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        synthetic_minutes: float = 2.0,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
+        super().__init__(root, **kwargs)
         if not feature_kinds:
             raise ValueError("MV100KDataModule: feature_kinds must name at least one features/<kind> folder")
         if clip_seconds < 1 or abs(clip_seconds * FEATURE_FPS - round(clip_seconds * FEATURE_FPS)) > 1e-6:

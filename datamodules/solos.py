@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from datamodules.base import ClipDataModule
+from datamodules.base import RecordingDataModule
 from datamodules.clips import group_split
-from datamodules.fields import Normalization
 from datamodules.instruments import instrument_index
-from datamodules.recordings import ClipOptions, KeypointSource, MidiSource, Recording, RecordingClips
+from datamodules.recordings import KeypointSource, MidiSource, Recording
 
 SOLOS_FPS = 25.0
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm")
@@ -42,7 +41,7 @@ def _read_json(path: Path, what: str) -> dict:
     return data
 
 
-class SolosDataModule(ClipDataModule):
+class SolosDataModule(RecordingDataModule):
     """Solos videos as clips with keypoints / audio / events / roll / frames / instrument.
 
     Args:
@@ -53,10 +52,11 @@ class SolosDataModule(ClipDataModule):
         clip_seconds, fps: clip length and output frame rate (default 25 fps, Solos' own).
         sample_rate: audio rate (MI Net: 16000).
         min_segment_seconds: shorter skeleton segments are not used.
-        Others as in :class:`datamodules.urmp.URMPDataModule`.
+        Others: see :class:`datamodules.base.RecordingDataModule`.
     """
 
     synthetic_name = "solos"
+    dataset_name = "Solos"
 
     def __init__(
         self,
@@ -67,34 +67,12 @@ class SolosDataModule(ClipDataModule):
         clip_seconds: float = 6.0,
         fps: float = SOLOS_FPS,
         sample_rate: int = 16000,
-        max_events: int = 512,
-        normalization: Normalization = "bbox",
-        frame_size: Optional[tuple[int, int]] = (224, 224),
-        gray: bool = False,
         min_segment_seconds: float = 0.0,
-        val_hop_seconds: Optional[float] = None,
-        clips_per_epoch: Optional[int] = None,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        synthetic_minutes: float = 2.0,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
-        self.options = ClipOptions(
-            fields=tuple(fields),
-            fps=fps,
-            keypoint_layout=keypoint_layout,
-            normalization=normalization,
-            sample_rate=sample_rate,
-            max_events=max_events,
-            frame_size=None if frame_size is None else tuple(frame_size),
-            gray=gray,
-        )
+        super().__init__(root, fields, keypoint_layout, clip_seconds, fps, sample_rate, **kwargs)
         self.categories = None if categories is None else tuple(categories)
-        self.clip_seconds = float(clip_seconds)
         self.min_segment_seconds = float(min_segment_seconds)
-        self.val_hop_seconds = val_hop_seconds
-        self.clips_per_epoch = clips_per_epoch
 
     def _skeleton_files(self, root: Path) -> tuple[Path, Path]:
         for folder in (root, root / "skeleton"):
@@ -111,7 +89,7 @@ class SolosDataModule(ClipDataModule):
         midi = root / "midi" / cat / f"{vid}.mid"
         return (audio if audio.is_file() else video), video, (midi if midi.is_file() else None)
 
-    def _split_recordings(self, root: Path, split: str) -> list[Recording]:
+    def recordings(self, root: Path, split: str) -> list[Recording]:
         from datamodules.keypoints import SolosSkeletons
 
         if not (root / "solos_ids.json").is_file():
@@ -174,18 +152,6 @@ class SolosDataModule(ClipDataModule):
         if not recordings:
             raise ValueError(f"Solos: the {split} split of {root} holds no usable segment")
         return recordings
-
-    def build_dataset(self, root: Path, split: str) -> RecordingClips:
-        return RecordingClips(
-            self._split_recordings(root, split),
-            self.options,
-            self.clip_seconds,
-            train=split == "train",
-            dataset="Solos",
-            synthetic=self.is_synthetic,
-            hop_seconds=self.val_hop_seconds,
-            clips_per_epoch=self.clips_per_epoch,
-        )
 
 
 __all__ = ["SOLOS_FPS", "SolosDataModule"]

@@ -29,16 +29,15 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pretty_midi
 
-from datamodules.base import ClipDataModule
+from datamodules.base import RecordingDataModule
 from datamodules.clips import group_split
-from datamodules.fields import Normalization
 from datamodules.instruments import instrument_class, instrument_index
-from datamodules.recordings import ClipOptions, KeypointSource, MidiSource, Recording, RecordingClips
+from datamodules.recordings import KeypointSource, MidiSource, Recording
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ def _read_split_csv(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-class URMPDataModule(ClipDataModule):
+class URMPDataModule(RecordingDataModule):
     """URMP tracks as clips with keypoints / audio / events / roll / frames / instrument (datasets.md §1).
 
     Args:
@@ -151,14 +150,11 @@ class URMPDataModule(ClipDataModule):
         keypoint_layout: layout of the ``keypoints`` field (Foley Music: body65).
         clip_seconds, fps: clip length and the frame rate of keypoints / roll / frames (Foley Music: 6 s at 22 fps).
         sample_rate: audio rate (Foley Music 22050; MI Net 16000).
-        max_events: length of the ``events`` field (Foley Music: 512).
-        normalization: keypoint normalisation (bbox, image, none).
-        frame_size, gray: (width, height) and colour of the ``frames`` field.
-        val_hop_seconds: hop of the contiguous val/test clips (default: no overlap).
-        clips_per_epoch: training clips per epoch (default: one per whole clip in the split).
+        Others: see :class:`datamodules.base.RecordingDataModule` (Foley Music: 512 events).
     """
 
     synthetic_name = "urmp"
+    dataset_name = "URMP"
 
     def __init__(
         self,
@@ -172,28 +168,9 @@ class URMPDataModule(ClipDataModule):
         clip_seconds: float = 6.0,
         fps: float = 22.0,
         sample_rate: int = 22050,
-        max_events: int = 512,
-        normalization: Normalization = "bbox",
-        frame_size: Optional[tuple[int, int]] = (224, 224),
-        gray: bool = False,
-        val_hop_seconds: Optional[float] = None,
-        clips_per_epoch: Optional[int] = None,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        synthetic_minutes: float = 2.0,
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
-        self.options = ClipOptions(
-            fields=tuple(fields),
-            fps=fps,
-            keypoint_layout=keypoint_layout,
-            normalization=normalization,
-            sample_rate=sample_rate,
-            max_events=max_events,
-            frame_size=None if frame_size is None else tuple(frame_size),
-            gray=gray,
-        )
+        super().__init__(root, fields, keypoint_layout, clip_seconds, fps, sample_rate, **kwargs)
         self.instruments = None if instruments is None else tuple(instruments)
         for inst in self.instruments or ():
             if inst not in URMP_INSTRUMENTS:
@@ -201,9 +178,6 @@ class URMPDataModule(ClipDataModule):
         self.split = split
         self.keypoints_root = None if keypoints_root is None else Path(keypoints_root)
         self.keypoint_fps = float(keypoint_fps)
-        self.clip_seconds = float(clip_seconds)
-        self.val_hop_seconds = val_hop_seconds
-        self.clips_per_epoch = clips_per_epoch
 
     # ------------------------------------------------------------------ streams of one track
     def _keypoints(self, track: Track, root: Path) -> Optional[KeypointSource]:
@@ -271,7 +245,7 @@ class URMPDataModule(ClipDataModule):
         raise FileNotFoundError(f"URMP: track {track.key} has neither AuSep audio nor a Notes file in {track.folder}")
 
     # ------------------------------------------------------------------ splits
-    def _split_recordings(self, root: Path, split: str) -> list[Recording]:
+    def recordings(self, root: Path, split: str) -> list[Recording]:
         tracks = scan(root)
         mode = self.split
         if mode == "foley" and self.is_synthetic:
@@ -309,18 +283,6 @@ class URMPDataModule(ClipDataModule):
                     raise ValueError(f"URMP split file {path}: bad start/duration in row {row}")
                 recordings.append(self._recording(track, root, start, duration))
         return recordings
-
-    def build_dataset(self, root: Path, split: str) -> RecordingClips:
-        return RecordingClips(
-            self._split_recordings(root, split),
-            self.options,
-            self.clip_seconds,
-            train=split == "train",
-            dataset="URMP",
-            synthetic=self.is_synthetic,
-            hop_seconds=self.val_hop_seconds,
-            clips_per_epoch=self.clips_per_epoch,
-        )
 
 
 __all__ = ["URMPDataModule", "Track", "group_split", "notes_to_midi", "scan"]

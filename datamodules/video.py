@@ -63,7 +63,37 @@ def postprocess(
     return np.ascontiguousarray(frames)
 
 
-class VideoFile:
+class FrameSource:
+    """What :class:`VideoFile` and :class:`FrameFolder` share: a clip by time is the native frames on screen at the
+    clip's times (:meth:`clip_indices`), read with the subclass's ``read_frames(indices, crop, gray, size, pad)``."""
+
+    fps: float
+    num_frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    def clip_indices(self, start: float, num_frames: int, fps: float) -> np.ndarray:
+        """Native frame indices shown at times ``start + k / fps``, k = 0..num_frames-1."""
+        raise NotImplementedError
+
+    def read_clip(
+        self,
+        start: float,
+        num_frames: int,
+        fps: Optional[float] = None,
+        crop: Optional[Box] = None,
+        gray: bool = False,
+        size: Optional[tuple[int, int]] = None,
+        pad: bool = False,
+    ) -> np.ndarray:
+        """``num_frames`` frames at ``fps`` (default: the native rate) from ``start`` seconds."""
+        indices = self.clip_indices(start, num_frames, fps or self.fps)
+        return self.read_frames(indices, crop=crop, gray=gray, size=size, pad=pad)
+
+
+class VideoFile(FrameSource):
     """One video file, opened lazily (picklable into DataLoader workers).
 
     Args:
@@ -130,10 +160,6 @@ class VideoFile:
         return self._info[2], self._info[3]
 
     @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
-    @property
     def backend_used(self) -> str:
         self._open()
         return self._kind
@@ -172,26 +198,17 @@ class VideoFile:
             frames = _pyav_read(self.path, indices, self.fps)
         return postprocess(frames, crop, gray, size, source=str(self.path))
 
-    def read_clip(
-        self,
-        start: float,
-        num_frames: int,
-        fps: Optional[float] = None,
-        crop: Optional[Box] = None,
-        gray: bool = False,
-        size: Optional[tuple[int, int]] = None,
-        pad: bool = False,
-    ) -> np.ndarray:
-        """``num_frames`` frames at ``fps`` (default: the native rate) from ``start`` seconds."""
+    def clip_indices(self, start: float, num_frames: int, fps: float) -> np.ndarray:
+        """By the decoded frame times when known (variable frame rate), else ``floor(t * native_fps)``."""
         native = self.fps
-        indices = frame_indices(start, num_frames, fps or native, native)
+        indices = frame_indices(start, num_frames, fps, native)
         starts = self.frame_times()
         if starts is not None:
-            times = start + np.arange(num_frames) / (fps or native)
+            times = start + np.arange(num_frames) / fps
             by_time = np.searchsorted(starts, times + _EPS, side="right") - 1
-            # frames past the last one keep the fps formula, so the end-of-video check below still applies
+            # frames past the last one keep the fps formula, so the end-of-video check in read_frames still applies
             indices = np.where(times < starts[-1] + 1.0 / native, np.maximum(by_time, 0), indices)
-        return self.read_frames(indices, crop=crop, gray=gray, size=size, pad=pad)
+        return indices
 
     def frame_times(self) -> Optional[np.ndarray]:
         """Presentation start time of every frame (decord), used to pick the frame on screen at each clip time, so
@@ -275,7 +292,7 @@ def _pyav_read(path: Path, indices: np.ndarray, fps: float) -> np.ndarray:
     return np.stack([got[int(k)] for k in indices])
 
 
-class FrameFolder:
+class FrameFolder(FrameSource):
     """A folder of numbered still frames used as a video (Sound-of-Pixels ``000001.jpg``, Audeo ``frame{N}.jpg``).
 
     Frames are ordered by the last number in their names; row k of the folder is frame ``first + k``, shown at time
@@ -318,10 +335,6 @@ class FrameFolder:
     def num_frames(self) -> int:
         return len(self.paths)
 
-    @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
     def read_frames(
         self,
         indices: Sequence[int] | np.ndarray,
@@ -348,21 +361,13 @@ class FrameFolder:
         stacked = np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
         return postprocess(stacked, crop, gray, size, source=str(self.folder))
 
-    def read_clip(
-        self,
-        start: float,
-        num_frames: int,
-        fps: Optional[float] = None,
-        crop: Optional[Box] = None,
-        gray: bool = False,
-        size: Optional[tuple[int, int]] = None,
-        pad: bool = False,
-    ) -> np.ndarray:
-        times = start + np.arange(num_frames) / (fps or self.fps)
+    def clip_indices(self, start: float, num_frames: int, fps: float) -> np.ndarray:
+        """Rows on screen at the clip's times (frame row k is centred at ``(k + offset) / fps`` when offset)."""
+        times = start + np.arange(num_frames) / fps
         rows = np.floor(times * self.fps - self.offset + 0.5 + _EPS).astype(np.int64) if self.offset else None
         if rows is None:
             rows = np.floor(times * self.fps + _EPS).astype(np.int64)
-        return self.read_frames(np.maximum(rows, 0), crop=crop, gray=gray, size=size, pad=pad)
+        return np.maximum(rows, 0)
 
 
 def open_video(path: str | Path, fps: Optional[float] = None, backend: str = "auto") -> VideoFile | FrameFolder:
@@ -402,4 +407,4 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, codec: str = "
     return path
 
 
-__all__ = ["FrameFolder", "VideoFile", "frame_indices", "open_video", "postprocess", "write_video"]
+__all__ = ["FrameFolder", "FrameSource", "VideoFile", "frame_indices", "open_video", "postprocess", "write_video"]

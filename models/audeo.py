@@ -197,6 +197,22 @@ def format_table1(rows: dict[str, Sequence[float]], dataset: str) -> str:
     return "\n".join(lines)
 
 
+# the hyper-parameters that size each network (an earlier stage's come from its checkpoint)
+NET_HPARAMS = {
+    "video2roll": ("widths", "blocks", "feature_channels", "top_channels", "frame_size"),
+    "generator": ("generator_down", "generator_up", "generator_down_dropout", "generator_up_dropout"),
+    "perfnet": ("n_bins", "spec_frames", "perfnet_down", "perfnet_up", "perfnet_width", "perfnet_bands"),
+    "refiner": ("refine_channels",),
+}
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples compare equal (YAML gives lists, defaults are tuples)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _frozen(module: nn.Module) -> nn.Module:
     module.eval()
     for parameter in module.parameters():
@@ -210,7 +226,7 @@ class Audeo(pl.LightningModule):
 
     Args:
         stage: what trains: video2roll, roll2midi, perfnet or refine.
-        keys: 51 (MIDI 36-86) or 88 (MIDI 21-108).
+        num_keys: 51 (MIDI 36-86) or 88 (MIDI 21-108).
         widths, blocks, feature_channels, top_channels: Video2Roll's ResNet-18 and pyramid widths.
         lr: Adam learning rate of Video2Roll, PerfNet and the refinement U-Net (§4.1: 0.001).
         plateau_patience, plateau_factor: ReduceLROnPlateau on the validation loss (released code: patience 2).
@@ -233,7 +249,7 @@ class Audeo(pl.LightningModule):
     def __init__(
         self,
         stage: Stage = "video2roll",
-        keys: int = 51,
+        num_keys: int = 51,
         widths: Sequence[int] = (64, 128, 256, 512),
         blocks: Sequence[int] = (2, 2, 2, 2),
         feature_channels: int = 128,
@@ -271,12 +287,12 @@ class Audeo(pl.LightningModule):
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"Audeo: unknown stage {stage!r}; one of {STAGES}")
-        if keys not in LOWEST_PITCH:
-            raise ValueError(f"Audeo: keys must be 51 or 88, got {keys}")
+        if num_keys not in LOWEST_PITCH:
+            raise ValueError(f"Audeo: num_keys must be 51 or 88, got {num_keys}")
         self.save_hyperparameters()
         self.stage = stage
-        self.keys = keys
-        self.low_pitch = LOWEST_PITCH[keys]
+        self.keys = num_keys
+        self.low_pitch = LOWEST_PITCH[num_keys]
         self.automatic_optimization = stage != "roll2midi"
         self.checkpoints = {
             "video2roll": video2roll_ckpt,
@@ -303,7 +319,7 @@ class Audeo(pl.LightningModule):
         """A fresh network of this configuration: video2roll, generator, discriminator, perfnet or refiner."""
         hp = self.hparams
         if name == "video2roll":
-            return Video2RollNet(hp.keys, 5, hp.widths, hp.blocks, hp.feature_channels, hp.top_channels)
+            return Video2RollNet(hp.num_keys, 5, hp.widths, hp.blocks, hp.feature_channels, hp.top_channels)
         if name == "generator":
             net = roll2midi_generator(
                 hp.generator_down, hp.generator_up, hp.generator_down_dropout, hp.generator_up_dropout
@@ -312,7 +328,7 @@ class Audeo(pl.LightningModule):
         if name == "discriminator":
             return PatchDiscriminator(1, hp.discriminator_layers).apply(gan_init)
         if name == "perfnet":
-            return PerfNet(hp.keys, hp.n_bins, hp.perfnet_down, hp.perfnet_up, hp.perfnet_width, hp.perfnet_bands)
+            return PerfNet(hp.num_keys, hp.n_bins, hp.perfnet_down, hp.perfnet_up, hp.perfnet_width, hp.perfnet_bands)
         return UNet(1, 1, hp.refine_channels, stride=2, out_activation="relu")
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False) -> Any:
@@ -350,6 +366,7 @@ class Audeo(pl.LightningModule):
         weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if not weights:
             raise RuntimeError(f"Audeo: checkpoint {path} has no {name} weights (keys start with {sorted(state)[:3]})")
+        net = self._adopt_sizes(name, checkpoint.get("hyper_parameters") or {}, path) or net
         try:
             net.load_state_dict(weights)
         except RuntimeError as error:
@@ -358,6 +375,24 @@ class Audeo(pl.LightningModule):
             _frozen(net)
         self._loaded.add(name)
         log.info("Audeo: loaded %s from %s", name, path)
+
+    def _adopt_sizes(self, name: str, hyper: dict[str, Any], path: Path) -> Optional[nn.Module]:
+        """An earlier stage keeps the sizes it was trained with: take them from its checkpoint's hyper-parameters
+        (and record them in this model's, so this stage's checkpoint rebuilds the same networks)."""
+        if "num_keys" in hyper and int(hyper["num_keys"]) != self.keys:
+            raise ValueError(f"Audeo: {path} was trained with {hyper['num_keys']} keys, this model has {self.keys}")
+        changed = {
+            key: hyper[key]
+            for key in NET_HPARAMS[name]
+            if key in hyper and _plain(hyper[key]) != _plain(self.hparams[key])
+        }
+        if not changed:
+            return None
+        self.hparams.update(changed)
+        log.info("Audeo: %s takes the sizes of %s: %s", name, path, changed)
+        net = self._build(name).to(self.device)
+        setattr(self, name, net)
+        return net
 
     def setup(self, stage: str) -> None:
         self._load_stage_checkpoints(required=stage == "fit")

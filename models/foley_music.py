@@ -371,6 +371,16 @@ class FoleyMusic(pl.LightningModule):
             return int(self.hparams.default_program)
         return INSTRUMENT_CLASSES[int(instrument)].program
 
+    def events_to_midi(self, tokens: Tensor, program: int) -> Any:
+        """Event ids of one clip -> MIDI (``program``), notes cut at the clip's end (``clip_seconds``)."""
+        midi = ev.decode(tokens, program=program)
+        end = float(self.hparams.clip_seconds)
+        for inst in midi.instruments:
+            inst.notes = [n for n in inst.notes if n.start < end]
+            for note in inst.notes:
+                note.end = min(note.end, end)
+        return midi
+
     def generate_examples(self, batch: dict[str, Any]) -> list[Example]:
         """Generated MIDI (and the ground truth) for the first ``examples_per_batch`` clips of a batch."""
         n = min(int(self.hparams.examples_per_batch), batch["events"].shape[0])
@@ -389,7 +399,7 @@ class FoleyMusic(pl.LightningModule):
             meta = batch.get("meta", [{}] * n)[i] or {}
             name = str(meta.get("key") or meta.get("name") or f"clip{i}")
             seq = result.tokens[i, : result.lengths[i]]
-            examples.append(Example(f"{name}/generated", midi=ev.decode(seq, program=program)))
+            examples.append(Example(f"{name}/generated", midi=self.events_to_midi(seq, program)))
             examples.append(Example(f"{name}/truth", midi=ev.decode(batch["events"][i], program=program)))
         return examples
 

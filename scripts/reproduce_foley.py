@@ -182,7 +182,7 @@ def generate_val(model: Any, data: Any) -> list[tuple[Any, Any, int]]:
         result = model.generate(model.visual(batch))
         for i in range(result.tokens.shape[0]):
             program = model.program_of(int(batch["instrument"][i]))
-            generated = ev.decode(result.tokens[i, : result.lengths[i]], program=program)
+            generated = model.events_to_midi(result.tokens[i, : result.lengths[i]], program)
             out.append((generated, ev.decode(batch["events"][i], program=program), program))
     return out
 
@@ -231,6 +231,11 @@ def nll_table(title: str, paper: dict[str, tuple[float, ...]], ours: dict[str, d
         if row is not None:
             cells = " | ".join(fmt(row.get(c)) for c in cols)
             lines.append(f"| {method} | ours | {cells} | {fmt(row.get('all'))} | {fmt(row.get('unigram'))} |")
+    others = sorted({k for row in ours.values() for k in row} - set(cols) - {"all", "unigram", "seconds"})
+    for method, row in ours.items():
+        if others:
+            listed = ", ".join(f"{k} {fmt(row.get(k))}" for k in others)
+            lines.append(f"\n{method}, other instruments of our validation split: {listed}")
     return "\n".join(lines)
 
 

@@ -110,7 +110,7 @@ def test_bad_roots_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="roll_dir .*missing"):
         _dm("roll2midi", tmp_path, roll_dir=str(tmp_path / "missing")).setup("fit")
     with pytest.raises(ValueError, match="keys"):
-        AudeoDataModule(keys=60)
+        AudeoDataModule(num_keys=60)
 
 
 def test_export_midi_results_release_layout(root: Path, tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def _trainer(tmp_path: Path, steps: int) -> pl.Trainer:
 
 
 def _save(model: Audeo, path: Path) -> str:
-    torch.save({"state_dict": model.state_dict()}, path)
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)  # as Lightning
     return str(path)
 
 
@@ -60,6 +60,13 @@ def test_video2roll_trains_and_chains_into_roll2midi(tmp_path: Path) -> None:
         assert torch.equal(a, b)
     assert not any(p.requires_grad for p in chained.video2roll.parameters())  # frozen earlier stage
     assert "video2roll.classifier.weight" in chained.state_dict()  # rides along in the roll2midi checkpoint
+    other_sizes = {**TINY, "widths": (16, 16, 32, 32), "feature_channels": 8}
+    resized = Audeo(stage="roll2midi", video2roll_ckpt=ckpt, **other_sizes)  # sizes come from the checkpoint
+    assert list(resized.hparams.widths) == [8, 16, 32, 64] and resized.hparams.feature_channels == 16
+    torch.testing.assert_close(resized.video2roll.classifier.weight, model.video2roll.classifier.weight)
+    assert Audeo(stage="video2roll", num_keys=88, **TINY).video2roll.classifier.out_features == 88
+    with pytest.raises(ValueError, match="num_keys"):
+        Audeo(num_keys=60)
     with pytest.raises(FileNotFoundError, match="missing.ckpt"):
         Audeo(stage="roll2midi", video2roll_ckpt=str(tmp_path / "missing.ckpt"), **TINY).setup("fit")
 

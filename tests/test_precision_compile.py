@@ -96,7 +96,8 @@ def test_torch_compile_names_a_missing_submodule() -> None:
 
 @pytest.mark.slow
 def test_inductor_compile_trains_a_real_debug_config_from_the_cli(tmp_path: Path) -> None:
-    """torch.compile with the default inductor backend (C++ codegen on CPU): ~2-5 min of compilation here."""
+    """torch.compile with the default inductor backend (C++ codegen on CPU): minutes of compilation on 2 shared cores
+    (each of the first steps recompiles for a new shape before dynamic shapes kick in)."""
     extra = ["--trainer.callbacks+=callbacks.compile.TorchCompile"]
     result = run_cli("fit", *FOLEY, *FEW_STEPS, *extra, tmp=tmp_path, timeout=1200)
     assert "TorchCompile: compiling encoder, decoder" in result.stdout + result.stderr
@@ -104,10 +105,15 @@ def test_inductor_compile_trains_a_real_debug_config_from_the_cli(tmp_path: Path
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
 
 
-def test_compile_switch_parses_from_the_command_line(tmp_path: Path) -> None:
-    result = run_cli(
-        "fit", "--config", str(ROOT / "tests/configs/tiny.yaml"), "--print_config",
-        "--trainer.callbacks+=callbacks.compile.TorchCompile", "--trainer.callbacks.mode=max-autotune", tmp=tmp_path,
-    )  # fmt: skip
-    assert "class_path: callbacks.compile.TorchCompile" in result.stdout
-    assert "mode: max-autotune" in result.stdout
+def test_compile_switch_parses_from_the_command_line(capsys) -> None:
+    from cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["fit", "--config", str(ROOT / "tests/configs/tiny.yaml"), "--print_config",
+             "--trainer.callbacks+=callbacks.compile.TorchCompile", "--trainer.callbacks.mode=max-autotune"]
+        )  # fmt: skip
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "class_path: callbacks.compile.TorchCompile" in printed
+    assert "mode: max-autotune" in printed

@@ -304,6 +304,17 @@ def _melody(note, lead, genre: Genre, chords, scale, tonic: int, n_beats: int, r
         t += length
 
 
+def _backbeat(note, drums, b0: float, hats: tuple[int, int], kicks: tuple[float, ...], kick_velocity: int) -> None:
+    """One bar of a backbeat groove from beat ``b0``: eighth-note closed hi-hat (velocities on / off the beat), kicks
+    on the beats ``kicks``, snare on beats 2 and 4."""
+    for k in range(8):
+        note(drums, CLOSED_HAT, b0 + 0.5 * k, 0.2, hats[k % 2])
+    for k in kicks:
+        note(drums, KICK, b0 + k, 0.2, kick_velocity)
+    for k in (1, 3):
+        note(drums, SNARE, b0 + k, 0.2, 110)
+
+
 def _drums(note, drums, genre: Genre, n_beats: int, rng) -> None:
     bars = int(np.ceil(n_beats / 4))
     for bar in range(bars):
@@ -312,12 +323,7 @@ def _drums(note, drums, genre: Genre, n_beats: int, rng) -> None:
         if bar % 4 == 0:
             note(drums, CRASH, b0, 1.0, 100)
         if genre.drums == "rock":
-            for k in range(8):
-                note(drums, CLOSED_HAT, b0 + 0.5 * k, 0.2, 85 if k % 2 == 0 else 65)
-            for k in (0, 2, 2.5):
-                note(drums, KICK, b0 + k, 0.2, 110)
-            for k in (1, 3):
-                note(drums, SNARE, b0 + k, 0.2, 110)
+            _backbeat(note, drums, b0, (85, 65), (0, 2, 2.5), 110)
         elif genre.drums == "four":
             for k in range(4):
                 note(drums, KICK, b0 + k, 0.2, 115)
@@ -333,12 +339,7 @@ def _drums(note, drums, genre: Genre, n_beats: int, rng) -> None:
                 note(drums, PEDAL_HAT, b0 + k, 0.2, 70)
             note(drums, KICK, b0, 0.2, 60)
         elif genre.drums == "boombap":
-            for k in range(8):
-                note(drums, CLOSED_HAT, b0 + 0.5 * k, 0.2, 75 if k % 2 == 0 else 55)
-            for k in (0, 1.75, 2.5):
-                note(drums, KICK, b0 + k, 0.2, 115)
-            for k in (1, 3):
-                note(drums, SNARE, b0 + k, 0.2, 110)
+            _backbeat(note, drums, b0, (75, 55), (0, 1.75, 2.5), 115)
         if fill:  # a fill over the last beat, into the next bar's crash
             for i, k in enumerate((3.0, 3.25, 3.5, 3.75)):
                 note(drums, (HIGH_TOM, HIGH_TOM, LOW_TOM, SNARE)[i], b0 + k, 0.2, 90 + 5 * i)

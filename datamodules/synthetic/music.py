@@ -25,7 +25,7 @@ from datamodules.synthetic import repertoire
 from datamodules.synthetic.ids import youtube_ids
 from datamodules.synthetic.instruments import MUSIC11, MUSIC_CATEGORIES, get
 from datamodules.synthetic.marker import write_marker
-from datamodules.synthetic.recording import record
+from datamodules.synthetic.recording import record, solo_plan
 
 VIDEO_FPS = 25.0
 FRAME_FPS = 8.0  # Sound of Pixels' extracted frames
@@ -39,16 +39,8 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, zlib.crc32(b"music")])
-    total = minutes * 60.0
-    seconds = float(np.clip(total / 12, 7.0, 40.0))  # every category once from 1.4 min on
-    count = max(5, int(round(total / seconds)))
-    categories: list[str] = []
-    while len(categories) < count:
-        batch = sorted(MUSIC_CATEGORIES)
-        rng.shuffle(batch)
-        categories.extend(batch)
-    categories = categories[:count]
-    ids = youtube_ids(count, rng)
+    categories, seconds = solo_plan(sorted(MUSIC_CATEGORIES), minutes, 5, rng)  # each category once from 1.4 min
+    ids = youtube_ids(len(categories), rng)
     videos: dict[str, list[str]] = {}
     rows, recordings = [], []
     for item, (category, ytid) in enumerate(zip(categories, ids)):

@@ -5,6 +5,7 @@ and detector-like keypoints at any frame rate. Each writer then stores a :class:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,4 +114,21 @@ def record(
     return Take(excerpt, audio, mix, sample_rate, performances, fps, size)
 
 
-__all__ = ["Take", "layout_players", "record"]
+def solo_plan(
+    categories: Sequence[str], minutes: float, min_count: int, rng: np.random.Generator
+) -> tuple[list[str], float]:
+    """The categories of ``minutes`` of solo recordings (Solos, MUSIC) and the length of each: every category once
+    (in a random order) before any repeats, each take ``total / len(categories)`` seconds clipped to 7..40 s, at least
+    ``min_count`` takes."""
+    total = minutes * 60.0
+    seconds = float(np.clip(total / len(categories), 7.0, 40.0))
+    count = max(min_count, int(round(total / seconds)))
+    order: list[str] = []
+    while len(order) < count:
+        batch = list(categories)
+        rng.shuffle(batch)
+        order.extend(batch)
+    return order[:count], seconds
+
+
+__all__ = ["Take", "layout_players", "record", "solo_plan"]

@@ -22,7 +22,7 @@ from datamodules.synthetic import repertoire
 from datamodules.synthetic.ids import youtube_ids
 from datamodules.synthetic.instruments import SOLOS_CATEGORIES, get
 from datamodules.synthetic.marker import write_marker
-from datamodules.synthetic.recording import record
+from datamodules.synthetic.recording import record, solo_plan
 
 FPS = 25.0
 SAMPLE_RATE = 16000
@@ -31,15 +31,7 @@ VIDEO_SIZE = (320, 180)
 
 def plan(minutes: float, rng: np.random.Generator) -> tuple[list[str], float]:
     """Categories of the recordings (cycling through all 13 in random order) and the length of each."""
-    total = minutes * 60.0
-    seconds = float(np.clip(total / 13, 7.0, 40.0))  # all 13 categories from 1.5 min; >= 151 frames (6 s)
-    count = max(4, int(round(total / seconds)))
-    order: list[str] = []
-    while len(order) < count:
-        batch = list(SOLOS_CATEGORIES)
-        rng.shuffle(batch)
-        order.extend(batch)
-    return order[:count], seconds
+    return solo_plan(list(SOLOS_CATEGORIES), minutes, 4, rng)  # all 13 categories from 1.5 min; >= 151 frames (6 s)
 
 
 def write(out: Path, minutes: float, seed: int) -> Path:

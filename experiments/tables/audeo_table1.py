@@ -27,17 +27,17 @@ from models.audeo import TABLE1_STATS, format_table1  # noqa: E402
 # Per scale: data settings (shared by every stage), then the model/trainer overrides of each stage.
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {  # small nets and a short run: minutes on a 2-core CPU; shows the pipeline, not the paper's numbers
-        "data": {"synthetic_minutes": 1.0, "frame_size": [32, 288]},
+        "data": {"synthetic_minutes": 2.0, "frame_size": [32, 288]},
         "video2roll": [
             "--model.init_args.widths=[8, 16, 32, 64]", "--model.init_args.feature_channels=16",
             "--model.init_args.top_channels=8", "--data.init_args.batch_size=16",
-            "--trainer.max_epochs=1", "--trainer.limit_train_batches=40", "--trainer.limit_val_batches=4",
+            "--trainer.max_epochs=3", "--trainer.limit_train_batches=null", "--trainer.limit_val_batches=8",
         ],
         "roll2midi": [
-            "--model.init_args.generator_down=[16, 32, 32, 64, 64, 64]",
-            "--model.init_args.generator_up=[64, 32, 16, 16, 8]",
-            "--model.init_args.discriminator_layers=[[16, 2, false], [32, 2, true], [64, 2, true], [64, 1, true]]",
-            "--data.init_args.batch_size=16", "--trainer.max_epochs=10", "--trainer.limit_train_batches=null",
+            "--model.init_args.generator_down=[8, 16, 16, 32, 32, 32]",
+            "--model.init_args.generator_up=[32, 16, 16, 8, 8]",
+            "--model.init_args.discriminator_layers=[[8, 2, false], [16, 2, true], [32, 2, true], [32, 1, true]]",
+            "--data.init_args.batch_size=16", "--trainer.max_epochs=30", "--trainer.limit_train_batches=null",
             "--trainer.limit_val_batches=null",
         ],
     },
@@ -74,16 +74,17 @@ def _data_args(data: dict[str, Any], root: str | None) -> list[str]:
     return args
 
 
-def _run_stage(config: str, name: str, extra: list[str], out: Path) -> tuple[Path, dict[str, float]]:
-    """fit + test one stage; returns its last checkpoint and the test metrics."""
+def _run_stage(config: str, name: str, extra: list[str], out: Path, reuse: bool = False) -> tuple[Path, dict]:
+    """fit (unless ``reuse`` and its checkpoint exists) + test one stage; returns its last checkpoint and metrics."""
     common = [
         "--config", config, *extra, "--trainer.default_root_dir", str(out),
         "--trainer.logger.init_args.save_dir", str(out / "runs"),
     ]  # fmt: skip
     ckpt_dir = out / "checkpoints" / name
-    shutil.rmtree(ckpt_dir, ignore_errors=True)  # a stale last.ckpt would make Lightning write last-v1.ckpt
-    _cli(["fit", *common, "--checkpoint.dirpath", str(ckpt_dir)])
     ckpt = ckpt_dir / "last.ckpt"
+    if not (reuse and ckpt.is_file()):
+        shutil.rmtree(ckpt_dir, ignore_errors=True)  # a stale last.ckpt would make Lightning write last-v1.ckpt
+        _cli(["fit", *common, "--checkpoint.dirpath", str(ckpt_dir)])
     if not ckpt.is_file():
         raise RuntimeError(f"audeo table 1: stage {name} wrote no checkpoint {ckpt}")
     cli = _cli(["test", *common, "--ckpt_path", str(ckpt)])
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--root", default=None, help="Audeo data root (default: synthetic Audeo-format data)")
     parser.add_argument("--out", default="runs/audeo_table1", help="output folder")
     parser.add_argument("--demo-only", action="store_true", help="only the generate demo, from existing checkpoints")
+    parser.add_argument("--reuse-video2roll", action="store_true", help="keep an existing Video2Roll checkpoint")
     args = parser.parse_args(argv)
     sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
     scale = SCALES[args.scale]
@@ -154,7 +156,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 1. Video2Roll
     v2r_extra = [*data, *scale["video2roll"]]
-    v2r_ckpt, v2r = _run_stage("experiments/audeo.yaml", "video2roll", v2r_extra, out / "video2roll")
+    v2r_ckpt, v2r = _run_stage(
+        "experiments/audeo.yaml", "video2roll", v2r_extra, out / "video2roll", reuse=args.reuse_video2roll
+    )
 
     # 2. its Roll estimates for every frame of the training and test videos (release layout)
     from datamodules.audeo import AudeoDataModule

@@ -1,0 +1,72 @@
+"""The README is the user's manual: every command it shows must exist (Make targets, cli.py subcommands, config
+files, scripts), and its first code block must be the two set-up commands."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import ROOT
+
+README = (ROOT / "README.md").read_text()
+SUBCOMMANDS = {"fit", "validate", "test", "predict", "generate", "synth", "prepare"}
+
+
+def _commands() -> list[str]:
+    commands: list[str] = []
+    for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", README, flags=re.S):
+        joined = block.replace("\\\n", " ")
+        for line in joined.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith(("make ", "python ", ".venv/bin/python ", "torchrun ")):
+                commands.append(line)
+    return commands
+
+
+COMMANDS = _commands()
+
+
+def test_readme_opens_with_the_two_setup_commands() -> None:
+    first_block = re.search(r"```(?:bash)?\n(.*?)```", README, flags=re.S).group(1)
+    lines = [line.split("#")[0].strip() for line in first_block.splitlines() if line.strip()]
+    assert lines[:2] == ["make run", "make test"]
+
+
+def test_readme_shows_many_commands() -> None:
+    assert len(COMMANDS) >= 20
+
+
+@pytest.mark.parametrize("command", sorted({c for c in COMMANDS if c.startswith("make ")}))
+def test_make_targets_exist(command: str) -> None:
+    words = shlex.split(command)[1:]
+    target = next(w for w in words if "=" not in w)
+    result = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+    assert "No rule to make target" not in result.stderr, f"README names a missing Make target: {command}"
+
+
+@pytest.mark.parametrize("command", sorted({c for c in COMMANDS if "cli.py" in c}))
+def test_cli_commands_name_real_subcommands_and_files(command: str) -> None:
+    words = shlex.split(command)
+    subcommand = words[words.index("cli.py") + 1]
+    assert subcommand in SUBCOMMANDS, command
+    for word in words:
+        if word.startswith(("experiments/", "tests/configs/")) and word.endswith(".yaml"):
+            assert (ROOT / word).is_file(), f"{command}: {word} does not exist"
+
+
+@pytest.mark.parametrize("command", sorted({c for c in COMMANDS if re.search(r"python (-m )?\S+\.py|python -m", c)}))
+def test_python_scripts_and_modules_exist(command: str) -> None:
+    words = shlex.split(command)
+    if "-m" in words:
+        module = words[words.index("-m") + 1]
+        if module == "pytest":
+            return
+        path = ROOT / Path(*module.split("."))
+        assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), command
+    else:
+        script = next(w for w in words if w.endswith(".py"))
+        assert (ROOT / script).is_file(), command
