@@ -148,7 +148,12 @@ def prepare(
 
 
 class SuiteArgumentParser(LightningArgumentParser):
-    """jsonargparse's parser, with errors reduced to the message that names the key (no 60-line usage dump)."""
+    """jsonargparse's parser, with errors reduced to the message that names the key (no 60-line usage dump) and no
+    abbreviated options (argparse would otherwise take the typo ``--trainer.max_epoch`` for ``max_epochs``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:

@@ -53,6 +53,7 @@ SEGMENT_FRAMES = 50
 WINDOW_FRAMES = 100
 SAMPLE_RATE = 16000
 STACK = 5
+PAD_LOGIT = -30.0  # logit of the frames that pad a short last segment (probability ~0: no key)
 PIANO_KEYS = 88
 LOWEST_PITCH = 21
 KEY_COLUMNS = {51: (15, 65), 88: (0, 87)}  # inclusive columns of the 88-wide arrays
@@ -128,8 +129,9 @@ def list_segments(folder: Path) -> list[Segment]:
     return sorted(segments, key=lambda s: s.start)
 
 
-def read_segment(path: Path, key: str, keys: int, frames: int = SEGMENT_FRAMES) -> np.ndarray:
-    """Array ``key`` of a segment as float32 ``[frames, keys]``: 88- or 51-wide, cut to the key range, zero-padded."""
+def read_segment(path: Path, key: str, keys: int, frames: int = SEGMENT_FRAMES, fill: float = 0.0) -> np.ndarray:
+    """Array ``key`` of a segment as float32 ``[frames, keys]``: 88- or 51-wide, cut to the key range, padded with
+    ``fill`` (0 for rolls; logits use a large negative value, so frames past the video's end are 'off', not p=0.5)."""
     try:
         with np.load(path) as data:
             if key not in data:
@@ -150,7 +152,7 @@ def read_segment(path: Path, key: str, keys: int, frames: int = SEGMENT_FRAMES) 
         raise ValueError(f"Audeo: {path}[{key!r}] has {array.shape[1]} key columns; cannot give {keys} keys")
     if array.shape[0] > frames:
         raise ValueError(f"Audeo: {path}[{key!r}] has {array.shape[0]} frames, more than {frames}")
-    out = np.zeros((frames, keys), dtype=np.float32)
+    out = np.full((frames, keys), fill, dtype=np.float32)
     out[: array.shape[0]] = array
     return out
 
@@ -458,7 +460,8 @@ class AudeoDataModule(ClipDataModule):
                         raise FileNotFoundError(f"AudeoDataModule: Video2Roll estimate {estimate} does not exist "
                                                 f"(pseudo GT {seg.path} has no matching estimate)")  # fmt: skip
                     gt = read_segment(seg.path, "midi", self.keys)
-                    segments.append((gt, read_segment(estimate, "logit", self.keys), seg.start))
+                    logit = read_segment(estimate, "logit", self.keys, fill=PAD_LOGIT)
+                    segments.append((gt, logit, seg.start))
                 pairs.append((name, segments))
             return RollWindowDataset(pairs, overlap=split == "train")
         return RollAudioDataset(self._roll_audio_items(split))
@@ -608,7 +611,7 @@ class AudeoDataModule(ClipDataModule):
             for name in self.video_names(split):
                 segments = self.segments(split, name)
                 logits = [
-                    read_segment(folder / SPLIT_DIRS[split] / name / seg.path.name, "logit", self.keys)
+                    read_segment(folder / SPLIT_DIRS[split] / name / seg.path.name, "logit", self.keys, fill=PAD_LOGIT)
                     for seg in segments
                 ]
                 starts = list(range(0, len(segments) - 1, 2))  # non-overlapping 4-s windows, as released inference
@@ -616,7 +619,7 @@ class AudeoDataModule(ClipDataModule):
                     starts.append(max(0, len(segments) - 2))  # ... plus one covering an odd last segment
                 for i in starts:
                     pair = logits[i : i + 2]
-                    window = np.concatenate(pair + [np.zeros_like(pair[0])] * (2 - len(pair)))  # [100, K]
+                    window = np.concatenate(pair + [np.full_like(pair[0], PAD_LOGIT)] * (2 - len(pair)))  # [100, K]
                     with torch.no_grad():
                         probs = probs_fn(torch.sigmoid(torch.from_numpy(window.T.copy()))[None])
                     midi = (probs[0].float().cpu().numpy() >= threshold).astype(np.int64).T  # [100, K]

@@ -10,8 +10,9 @@ Why not Lightning's defaults:
   replays the epoch from its start. :class:`ResumableLoader` implements Lightning's ``state_dict`` /
   ``load_state_dict`` loader protocol (restored before iteration starts) and skips what was consumed; its
   :class:`ResumableSampler` is a ``DistributedSampler`` (seeded permutation per epoch, sharded by rank), so Lightning
-  leaves it in place under DDP. Loaders draw worker seeds from a private generator, not the global one. Random clip choices must come from :func:`sample_rng` (a function of seed, epoch and
-  index), never from a global generator, for a resumed run to see the very same clips.
+  leaves it in place under DDP. Loaders draw worker seeds from a private generator, not the global one. Random
+  clip choices must come from :func:`sample_rng` (a function of seed, epoch and index), never from a global
+  generator, for a resumed run to see the very same clips.
 """
 
 from __future__ import annotations

@@ -96,9 +96,10 @@ def test_ablation_switches() -> None:
     assert torch.isfinite(gru.token_nll(batch)[0]).all()
     hands = FoleyMusic(**SMALL, keypoint_layout="hands42")
     assert hands.in_channels == 2 and hands.visual(_batch(joints=42)).shape[-1] == 2
-    rgb = FoleyMusic(**SMALL, visual_input="rgb", feature_dim=24, feature_channels=(16, 16))
-    features = dict(batch, visual_features=torch.randn(4, 132, 24))
-    assert rgb.eval().encode(rgb.visual(features)).shape == (4, 33, 32)
+    rgb = FoleyMusic(**SMALL, visual_input="rgb", feature_dim=24, feature_channels=(16, 16), feature_strides=(1, 1))
+    features = dict(batch, visual_features=torch.randn(4, 6, 24))  # 1 row per second of a 6-s clip
+    assert rgb.eval().encode(rgb.visual(features)).shape == (4, 6, 32)
+    assert torch.isfinite(rgb.token_nll(features)[0]).all()
     with pytest.raises(KeyError, match="visual_features"):
         rgb.visual(batch)
     with pytest.raises(ValueError, match="hands42 lacks"):
