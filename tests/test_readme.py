@@ -104,3 +104,10 @@ def test_cli_commands_with_overrides_parse(command: str) -> None:
         words.append("--print_config")
     result = subprocess.run([sys.executable, *words], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("index", [i for i, (lang, _) in enumerate(_code_blocks()) if lang == "python"])
+def test_python_snippets_run(index: int) -> None:
+    code = _code_blocks()[index][1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
