@@ -239,16 +239,19 @@ def test_aistpp_keypoints_nan_music_beats(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------- synthetic
 def test_root_none_uses_the_synthetic_dataset(tmp_path, monkeypatch):
+    from datamodules.synthetic import code_fingerprint
+
     monkeypatch.setenv("V2M_CACHE", str(tmp_path / "cache"))
     dm = AtinPianoDataModule(None, fields=("keypoints", "events", "roll"), synthetic_minutes=0.1, clip_seconds=2.0)
     dm.prepare_data()
     dm.setup()
-    assert dm.is_synthetic and (tmp_path / "cache" / "atinpiano-m0.1-s0" / "SYNTHETIC.json").is_file()
+    folder = f"atinpiano-m0.1-s0-{code_fingerprint()}"  # the generating code's hash: no stale data after a change
+    assert dm.is_synthetic and (tmp_path / "cache" / folder / "SYNTHETIC.json").is_file()
     batch = first(dm.train_dataloader())
     assert batch["keypoints"].shape[1:] == (44, 42, 3) and all(m["synthetic"] for m in batch["meta"])
     assert batch["events_mask"].sum() > 2 * len(batch["meta"])  # real notes, not just SOS/EOS
     again = AtinPianoDataModule(None, synthetic_minutes=0.1)
-    assert again.resolve_root() == tmp_path / "cache" / "atinpiano-m0.1-s0"  # cached, not rewritten
+    assert again.resolve_root() == tmp_path / "cache" / folder  # cached, not rewritten
 
 
 @pytest.mark.slow

@@ -22,6 +22,14 @@ def synthetic_urmp() -> Path:
     return ensure("urmp", 0.5, 0)
 
 
+def _violin_take(root: Path) -> tuple[Path, Path]:
+    """The first piece's video and the Foley pose file of its part 1 (a violin in every synthetic URMP piece)."""
+    piece = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:2].isdigit())[0]
+    number, name = piece.name.split("_")[:2]
+    (keypoints,) = sorted((root / "pose").glob(f"*/PoseSep_1_*_{number}_{name}.npy"))
+    return piece / f"Vid_{piece.name}.mp4", keypoints
+
+
 def _debug_model(repo_root: Path) -> FoleyMusic:
     base = yaml.safe_load((repo_root / "experiments/foley_music.yaml").read_text())["model"]["init_args"]
     debug = yaml.safe_load((repo_root / "experiments/debug/foley_music.yaml").read_text())["model"]["init_args"]
@@ -35,9 +43,7 @@ def test_generate_writes_midi_wav_mp4(tmp_path: Path, repo_root: Path, synthetic
     model = _debug_model(repo_root)
     ckpt = tmp_path / "model.ckpt"
     torch.save({"state_dict": model.state_dict()}, ckpt)
-    piece = synthetic_urmp / "01_Aria_vn_va_sax"
-    video = piece / "Vid_01_Aria_vn_va_sax.mp4"
-    keypoints = synthetic_urmp / "pose" / "vn" / "PoseSep_1_vn_01_Aria.npy"
+    video, keypoints = _violin_take(synthetic_urmp)
     out = tmp_path / "out" / "soundtrack.mp4"
     cli.main(
         [
@@ -74,8 +80,7 @@ def test_generate_writes_midi_wav_mp4(tmp_path: Path, repo_root: Path, synthetic
 def test_generate_from_video_windows_and_edit(repo_root: Path, synthetic_urmp: Path) -> None:
     torch.manual_seed(0)
     model = _debug_model(repo_root).eval()
-    video = synthetic_urmp / "01_Aria_vn_va_sax" / "Vid_01_Aria_vn_va_sax.mp4"
-    keypoints = synthetic_urmp / "pose" / "vn" / "PoseSep_1_vn_01_Aria.npy"
+    video, keypoints = _violin_take(synthetic_urmp)
     example = model.generate_from_video(str(video), str(keypoints), program=42)
     assert example.extra["windows"] == 2  # 7.5 s -> two 6-s windows
     assert example.midi.instruments[0].program == 42

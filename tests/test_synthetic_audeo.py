@@ -111,7 +111,7 @@ def test_round_trip_through_datamodule(root: Path, tmp_path: Path) -> None:
     from datamodules.audeo import AudeoDataModule
 
     dm = AudeoDataModule(
-        root=str(root), stage="video2roll", keys=88, batch_size=4, cache_dir=str(tmp_path), max_videos=1
+        root=str(root), stage="video2roll", num_keys=88, batch_size=4, cache_dir=str(tmp_path), max_videos=1
     )
     dm.setup("fit")
     batch = next(iter(dm.val_dataloader()))

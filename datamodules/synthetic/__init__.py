@@ -13,6 +13,8 @@ when complete, under a file lock, so concurrent DDP ranks and later runs reuse i
 from __future__ import annotations
 
 import fcntl
+import functools
+import hashlib
 import importlib
 import os
 import shutil
@@ -61,12 +63,35 @@ def cache_root() -> Path:
     return Path(os.environ.get("V2M_CACHE") or Path.cwd() / "data" / "synthetic")
 
 
+# The code a synthetic dataset is made by: a change to any of it gives a new cache folder, never stale data.
+_GENERATING_CODE = (
+    "datamodules/synthetic",
+    "music",
+    "datamodules/layouts.py",
+    "datamodules/instruments.py",
+    "datamodules/features",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """8 hex digits of a hash over the source of everything that shapes the synthetic data."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for entry in _GENERATING_CODE:
+        path = root / entry
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(source.relative_to(root)).encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def ensure(dataset: str, minutes: float = 2.0, seed: int = 0) -> Path:
     """The cached synthetic ``dataset`` (written on first use, atomically, under a file lock); returns its root."""
     _writer(dataset)  # unknown name -> one clear error before anything is created
     base = cache_root()
     base.mkdir(parents=True, exist_ok=True)
-    final = base / f"{dataset}-m{minutes:g}-s{seed}"
+    final = base / f"{dataset}-m{minutes:g}-s{seed}-{code_fingerprint()}"
     if (final / MARKER).is_file():
         return final
     with open(base / f".{final.name}.lock", "w") as lock:
