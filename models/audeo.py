@@ -31,6 +31,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MeanMetric
 
 from models.generation import Example
 from models.nn.feature_pyramid import CrossScaleAttention, ResidualTransform
@@ -313,6 +314,8 @@ class Audeo(pl.LightningModule):
         self._loaded: set[str] = set()
         self._load_stage_checkpoints(required=False)
         self._metrics = nn.ModuleDict()
+        # evaluation loss as a sample-weighted torchmetrics mean: exact under DDP (self.log's mean of rank means is not)
+        self._eval_loss = nn.ModuleDict({split: MeanMetric() for split in ("val", "test")})
         self._epoch_g_losses: list[float] = []
 
     def _build(self, name: str) -> nn.Module:
@@ -544,7 +547,9 @@ class Audeo(pl.LightningModule):
             self._update_prf(split, "roll2midi", generated, batch["roll"], self.hparams.midi_threshold)
         else:
             loss = self._spectrogram_loss(batch)
-        self.log(f"{split}/loss", loss, prog_bar=split == "val", batch_size=size)
+        mean_loss = self._eval_loss[split]
+        mean_loss.update(loss.detach(), weight=size)
+        self.log(f"{split}/loss", mean_loss, prog_bar=split == "val", on_step=False, on_epoch=True, batch_size=size)
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:

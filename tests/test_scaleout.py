@@ -15,7 +15,15 @@ import pytest
 from tests.cli_runner import ROOT, run_cli
 
 # (config, debug overrides, expected number of distinct validation samples or None)
-DDP_CONFIGS = [("tests/configs/tiny.yaml", [], 32)]
+DDP_CONFIGS = [
+    ("tests/configs/tiny.yaml", [], 32),
+    # a real model: Audeo's Video2Roll (debug sizes) on synthetic Audeo data, scored with torchmetrics FramePRF
+    (
+        "experiments/audeo.yaml",
+        ["--config", "experiments/debug/audeo.yaml", "--trainer.limit_val_batches", "1.0"],
+        None,
+    ),
+]
 
 
 def _validate(config: str, extra: list[str], devices: int, tmp: Path) -> dict:
