@@ -34,14 +34,14 @@ def fake(monkeypatch, tmp_path):
 
 def test_ensure_writes_once_into_the_cache_and_reuses_it(fake):
     root = synthetic.ensure("fake", 0.5, 3)
-    assert root == fake / "cache" / "fake-m0.5-s3"
+    assert root == fake / "cache" / f"fake-m0.5-s3-{synthetic.code_fingerprint()}"
     assert (root / "data.txt").read_text() == "0.5 3" and synthetic.read_marker(root)["synthetic"] is True
     stamp = (root / "data.txt").stat().st_mtime_ns
     time.sleep(0.01)
     assert synthetic.ensure("fake", 0.5, 3) == root
     assert len(CALLS) == 1 and (root / "data.txt").stat().st_mtime_ns == stamp
     assert CALLS[0] != root  # written into a temporary folder, then renamed
-    assert not list((fake / "cache").glob(".fake-m0.5-s3.tmp*"))
+    assert not list((fake / "cache").glob(".fake-m0.5-s3-*.tmp*"))
 
 
 def test_errors_name_the_problem(fake, monkeypatch):
@@ -64,3 +64,15 @@ def test_every_listed_writer_is_importable():
     for name, module in synthetic.WRITERS.items():
         if importlib.util.find_spec(module) is not None:
             assert callable(importlib.import_module(module).write), name
+
+
+def test_code_fingerprint_changes_with_the_generating_code(tmp_path, monkeypatch):
+    """A changed writer must not reuse data cached by the old one."""
+    first = synthetic.code_fingerprint()
+    assert len(first) == 8 and int(first, 16) >= 0
+    synthetic.code_fingerprint.cache_clear()
+    monkeypatch.setattr(synthetic, "_GENERATING_CODE", (*synthetic._GENERATING_CODE, "cli.py"))
+    try:
+        assert synthetic.code_fingerprint() != first
+    finally:
+        synthetic.code_fingerprint.cache_clear()
