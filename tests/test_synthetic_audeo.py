@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import pickle
 import re
@@ -18,6 +17,7 @@ from datamodules.synthetic import write
 from datamodules.synthetic.audeo import FPS, MAX_KEY, MIN_KEY, SAMPLE_RATE, SEGMENT
 from music.roll import midi_to_roll
 from tests.piano_probe import run_probe
+from tests.synthetic_checks import tree_digest
 
 VIDEO = re.compile(r"^Bach Prelude and Fugue No\.(\d+) (B1|B2)$")
 
@@ -99,10 +99,7 @@ def test_deterministic_by_seed(tmp_path: Path) -> None:
     a = write("audeo", tmp_path / "a", minutes=0.1, seed=7)
     b = write("audeo", tmp_path / "b", minutes=0.1, seed=7)
     c = write("audeo", tmp_path / "c", minutes=0.1, seed=8)
-    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    _, mismatch, errors = filecmp.cmpfiles(a, b, [str(f) for f in files], shallow=False)
-    assert not mismatch and not errors
+    assert tree_digest(a) == tree_digest(b)  # same files, byte for byte
     first = "input_images/training/Bach Prelude and Fugue No.1 B1/frame3.jpg"
     assert (a / first).read_bytes() != (c / first).read_bytes()
 
