@@ -103,14 +103,11 @@ def generate_demo(ckpt: Path, dm_kwargs: dict[str, Any], root: str | None, out: 
     ``generate_from_video`` (crop, Video2Roll, Roll2Midi, FluidSynth) -> MIDI/WAV/MP4; the MIDI is scored against the
     video's labels (frame F1, micro, the Table-1 protocol)."""
     import numpy as np
-    import torch
 
     from datamodules.audeo import AudeoDataModule, read_labels
     from datamodules.video import FrameFolder, write_video
-    from metrics.frame_prf import FramePRF
     from models.audeo import Audeo
     from models.generation import write_soundtrack
-    from music.roll import midi_to_roll
 
     dm = AudeoDataModule(root=root, stage="video2roll", **dm_kwargs)
     name = dm.video_names("test")[0]
@@ -127,12 +124,22 @@ def generate_demo(ckpt: Path, dm_kwargs: dict[str, Any], root: str | None, out: 
     labels = read_labels(dm.data_root / "labels" / "testing" / f"{name}.pkl")
     first, last = 15, 65
     truth = np.stack([labels[n][first : last + 1] > 0 for n in sorted(labels)]).T.astype(np.float32)
-    roll = midi_to_roll(example.midi, 25, low=36, high=86, frames=truth.shape[1], binary=True)
-    scores = {k: float(v) for k, v in FramePRF(0.5).forward(torch.as_tensor(roll), torch.as_tensor(truth)).items()}
+    scores = frame_scores(example.midi, truth)
     print(f"generate demo: {video} -> {', '.join(str(p) for p in paths.values())}")
     print("generate demo: generated MIDI vs the video's keys: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     heard = transcribe_back(paths["wav"], truth, dm.data_root / "OF_midi_files" / "testing" / f"{name}.mid")
     return {**scores, **heard}
+
+
+def frame_scores(midi: Any, truth: Any) -> dict[str, float]:
+    """Frame precision / recall / accuracy / F1 (micro) of ``midi`` on the 51-key, 25-fps grid of ``truth`` [51, T]."""
+    import torch
+
+    from metrics.frame_prf import FramePRF
+    from music.roll import midi_to_roll
+
+    roll = midi_to_roll(midi, 25, low=36, high=86, frames=truth.shape[1], binary=True)
+    return {k: float(v) for k, v in FramePRF(0.5).forward(torch.as_tensor(roll), torch.as_tensor(truth)).items()}
 
 
 def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
@@ -140,16 +147,11 @@ def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
     against the video's key labels ``truth`` [51, T] and note-onset F1 (50 ms) against the performance's notes
     ``notes`` (MIDI 36-86, the keys Video2Roll sees), when that file exists."""
     import pretty_midi
-    import torch
 
     from datamodules.prepare.transcribe import onset_f1, transcribe
-    from metrics.frame_prf import FramePRF
-    from music.roll import midi_to_roll
 
     heard = transcribe(Path(wav), "transkun")
-    roll = midi_to_roll(heard, 25, low=36, high=86, frames=truth.shape[1], binary=True)
-    frame = FramePRF(0.5).forward(torch.as_tensor(roll), torch.as_tensor(truth))
-    scores = {f"heard_frame_{k}": float(v) for k, v in frame.items()}
+    scores = {f"heard_frame_{k}": v for k, v in frame_scores(heard, truth).items()}
     if notes.is_file():
         reference = pretty_midi.PrettyMIDI(str(notes))
         for instrument in reference.instruments:
