@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.audeo import TABLE1_STATS, format_table1  # noqa: E402
+from models.audeo import FPS, LOWEST_PITCH, TABLE1_STATS, format_table1  # noqa: E402
 
 # Per scale: data settings (shared by every stage), then the model/trainer overrides of each stage.
 SCALES: dict[str, dict[str, Any]] = {
@@ -131,21 +131,28 @@ def generate_demo(ckpt: Path, dm_kwargs: dict[str, Any], root: str | None, out: 
     return {**scores, **heard}
 
 
+def key_range(truth: Any) -> tuple[int, int]:
+    """Lowest and highest MIDI pitch of a ``[keys, T]`` Audeo roll (51 keys: 36-86, 88: 21-108)."""
+    low = LOWEST_PITCH[len(truth)]
+    return low, low + len(truth) - 1
+
+
 def frame_scores(midi: Any, truth: Any) -> dict[str, float]:
-    """Frame precision / recall / accuracy / F1 (micro) of ``midi`` on the 51-key, 25-fps grid of ``truth`` [51, T]."""
+    """Frame precision / recall / accuracy / F1 (micro) of ``midi`` on the 25-fps grid of ``truth`` [keys, T]."""
     import torch
 
     from metrics.frame_prf import FramePRF
     from music.roll import midi_to_roll
 
-    roll = midi_to_roll(midi, 25, low=36, high=86, frames=truth.shape[1], binary=True)
+    low, high = key_range(truth)
+    roll = midi_to_roll(midi, FPS, low=low, high=high, frames=truth.shape[1], binary=True)
     return {k: float(v) for k, v in FramePRF(0.5).forward(torch.as_tensor(roll), torch.as_tensor(truth)).items()}
 
 
 def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
     """The generated soundtrack transcribed back (Transkun, piano) and scored against what the video shows: frame F1
-    against the video's key labels ``truth`` [51, T] and note-onset F1 (50 ms) against the performance's notes
-    ``notes`` (MIDI 36-86, the keys Video2Roll sees), when that file exists."""
+    against the video's key labels ``truth`` [keys, T] and note-onset F1 (50 ms) against the performance's notes
+    ``notes`` (only the keys Video2Roll sees), when that file exists."""
     import pretty_midi
 
     from datamodules.prepare.transcribe import onset_f1, transcribe
@@ -154,8 +161,9 @@ def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
     scores = {f"heard_frame_{k}": v for k, v in frame_scores(heard, truth).items()}
     if notes.is_file():
         reference = pretty_midi.PrettyMIDI(str(notes))
+        low, high = key_range(truth)
         for instrument in reference.instruments:
-            instrument.notes = [n for n in instrument.notes if 36 <= n.pitch <= 86]
+            instrument.notes = [n for n in instrument.notes if low <= n.pitch <= high]
         scores.update({f"heard_onset_{k}": v for k, v in onset_f1(reference, heard).items()})
     print("generate demo: its audio transcribed back (Transkun) vs the video: "
           + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))  # fmt: skip
