@@ -16,8 +16,11 @@ suite uses EfficientNet-Lite0 frame features and OpenCV Farneback optical-flow f
 trains the same decoder with the visual memory zeroed (the unconditioned reference of the acceptance test).
 
 Choices the paper leaves open, settled here: the pose memory gets sinusoidal positions (``memory_positions``) so
-cross-attention knows *when* a movement happens; one model is trained over all instruments of a dataset and NLL is
-reported per instrument (the released code trained one model per instrument).
+cross-attention knows *when* a movement happens, and the decoder gets the same encoding of each event's time
+(``event_clock``: the sum of the time shifts so far), so it can look up the frames of the moment it is predicting at;
+keypoints are body-centred (``pose_normalization="body"``: neck at the origin, neck-hip distance 1) before the input
+BatchNorm, so where the player stands does not drown the finger movements; one model is trained over all
+instruments of a dataset and NLL is reported per instrument (the released code trained one model per instrument).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from models.generation import Example
 from models.nn.decoding import SearchResult, beam_search, decoder_step, sample
 from models.nn.gru_decoder import GRUDecoder
 from models.nn.keypoint_augment import random_affine
+from models.nn.pose_normalize import body_centred
 from models.nn.stgcn import STGCN, STGCN_BLOCKS
 from models.nn.temporal_encoder import TemporalConvEncoder
-from models.nn.transformer_decoder import TransformerDecoder, sinusoidal_positions
+from models.nn.transformer_decoder import TransformerDecoder, sinusoidal_encoding
 from music import events as ev
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,11 @@ class FoleyMusic(pl.LightningModule):
         feature_channels, feature_strides, feature_kernel: the temporal encoder of ``rgb`` / ``flow`` features (the
             suite's features are 1 per second, so no further downsampling by default).
         max_events: events per clip including SOS/EOS (512). memory_positions: add sinusoidal positions to the memory.
+        event_clock: add the sinusoidal encoding of each event's time to the transformer decoder's inputs.
+        positions_per_second: the time scale of both encodings (5.5 = one position per pose-memory step at 22 fps).
+        pose_normalization: ``body`` (per frame centred on the neck, divided by the clip's neck-hip distance; layouts
+            without a neck keep their coordinates: ``hands42``'s place on the keyboard is the pitch) or ``none``
+            (the loader's image coordinates).
         norm_first: pre-LayerNorm decoder blocks. zero_memory: zero the visual memory (unconditioned reference).
         lr: peak learning rate. warmup_steps: linear warm-up. betas, eps: Adam.
         augment: random affine keypoint augmentation during training (rotation ±``max_rotation`` degrees, scale
@@ -111,6 +120,9 @@ class FoleyMusic(pl.LightningModule):
         feature_kernel: int = 3,
         max_events: int = 512,
         memory_positions: bool = True,
+        event_clock: bool = True,
+        positions_per_second: float = 5.5,
+        pose_normalization: Literal["body", "none"] = "body",
         norm_first: bool = False,
         zero_memory: bool = False,
         lr: float = 7e-4,
@@ -158,6 +170,10 @@ class FoleyMusic(pl.LightningModule):
                     )
             self.register_buffer("joint_index", torch.tensor([layout.index(n) for n in graph.joints]), persistent=False)
             self.in_channels = in_channels or (2 if layout.name == "hands42" else 3)
+            if pose_normalization not in ("body", "none"):
+                raise ValueError(f"pose_normalization must be body or none, got {pose_normalization!r}")
+            self.pose_center = graph.index("Neck") if "Neck" in graph else None
+            self.pose_size = (graph.index("Neck"), graph.index("MidHip")) if "MidHip" in graph else None
             if self.in_channels not in (2, 3):
                 raise ValueError(f"in_channels must be 2 or 3, got {self.in_channels}")
             self.encoder: torch.nn.Module = STGCN(
@@ -191,6 +207,7 @@ class FoleyMusic(pl.LightningModule):
                 max_len=max_events,
                 padding_idx=ev.PAD,
                 norm_first=norm_first,
+                token_advance=torch.from_numpy(ev.time_advance() * positions_per_second) if event_clock else None,
             )
         elif decoder == "gru":
             self.decoder = GRUDecoder(ev.VOCAB_SIZE, d_model, gru_layers, dropout, padding_idx=ev.PAD)
@@ -231,9 +248,18 @@ class FoleyMusic(pl.LightningModule):
 
     def encode(self, visual: Tensor) -> Tensor:
         """Visual input -> memory ``[B, S, d_model]`` (S = T / 4)."""
+        if (
+            self.visual_input == "keypoints"
+            and self.hparams.pose_normalization == "body"
+            and self.pose_center is not None
+        ):
+            visual = body_centred(visual, self.pose_center, self.pose_size)
         memory = self.encoder(visual)
-        if self.memory_positions:
-            memory = memory + sinusoidal_positions(memory.shape[1], memory.shape[2], device=memory.device)
+        if self.memory_positions:  # memory step j is at j * clip_seconds / S seconds
+            seconds = torch.arange(memory.shape[1], device=memory.device) * (
+                self.hparams.clip_seconds / memory.shape[1]
+            )
+            memory = memory + sinusoidal_encoding(seconds * self.hparams.positions_per_second, memory.shape[2])
         if self.zero_memory:
             memory = torch.zeros_like(memory)
         return memory

@@ -72,6 +72,13 @@ def index_to_velocity(index: int) -> int:
     return int(VELOCITY_BINS[min(int(index), len(VELOCITY_BINS) - 1)])
 
 
+def time_advance() -> np.ndarray:
+    """Seconds each event id moves the clock (``[VOCAB_SIZE]``: the bin of a time shift, 0 for every other id)."""
+    advance = np.zeros(VOCAB_SIZE, dtype=np.float32)
+    advance[TIME_SHIFT_OFFSET : TIME_SHIFT_OFFSET + NUM_TIME_SHIFTS] = TIME_SHIFT_BINS
+    return advance
+
+
 def _shifts(remaining: float) -> tuple[list[int], float]:
     """Time-shift bins that advance by about ``remaining`` seconds, and the time actually advanced.
 
@@ -222,6 +229,7 @@ __all__ = [
     "VELOCITY_OFFSET",
     "VOCAB_SIZE",
     "decode",
+    "time_advance",
     "describe",
     "encode",
     "index_to_velocity",

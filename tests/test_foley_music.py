@@ -152,3 +152,34 @@ def test_unigram_baseline() -> None:
     events = torch.tensor([ev.to_fixed_length([1, 1, 2], 8)] * 3)
     nll = token_nll_baseline(events, events)
     assert 0 < nll < math.log(ev.VOCAB_SIZE)
+
+
+def test_body_centred_pose_ignores_where_the_player_stands() -> None:
+    """pose_normalization="body": the same performance shot from elsewhere in the frame, at another size, reads the
+    same; with "none" (the loader's image coordinates) it does not; hands42 (no neck) keeps its coordinates."""
+    torch.manual_seed(0)
+    batch = _batch()
+    batch["keypoints"][..., 2] = 0.8  # all detected
+    moved = dict(batch, keypoints=batch["keypoints"].clone())
+    moved["keypoints"][..., :2] = batch["keypoints"][..., :2] * 0.6 + torch.tensor([0.3, -0.2])
+    body = FoleyMusic(**SMALL).eval()
+    assert torch.allclose(body.token_nll(batch)[0], body.token_nll(moved)[0], atol=1e-4)
+    image = FoleyMusic(**SMALL, pose_normalization="none").eval()
+    memory = image.encoder(image.visual(batch))
+    moved_gap = (image.encoder(image.visual(moved)) - memory).abs().mean()
+    clip_gap = (memory - memory.roll(1, 0)).abs().mean()  # how much two different clips differ
+    assert moved_gap > 0.3 * clip_gap, (moved_gap, clip_gap)
+    hands = FoleyMusic(**SMALL, keypoint_layout="hands42")
+    assert hands.pose_center is None
+    with pytest.raises(ValueError, match="pose_normalization must be"):
+        FoleyMusic(**SMALL, pose_normalization="bbox")
+
+
+def test_event_clock_follows_the_time_shifts() -> None:
+    model = FoleyMusic(**SMALL)
+    shift = ev.TIME_SHIFT_OFFSET + 10
+    tokens = torch.tensor([[ev.SOS, ev.VELOCITY_OFFSET, 40, shift, 40 + ev.NOTE_OFF_OFFSET, shift]])
+    seconds = float(ev.TIME_SHIFT_BINS[10])
+    expected = torch.tensor([[0, 0, 0, seconds, seconds, 2 * seconds]]) * model.hparams.positions_per_second
+    assert torch.allclose(model.decoder.clock(tokens), expected)
+    assert FoleyMusic(**SMALL, event_clock=False).decoder.token_advance is None

@@ -21,10 +21,14 @@ def _decoders() -> list[torch.nn.Module]:
         TransformerDecoder(8, d_model=32, num_layers=2, num_heads=4, dim_feedforward=48, max_len=16).eval(),
         TransformerDecoder(8, 32, 2, 4, 48, max_len=16, norm_first=True, absolute_positions=False).eval(),
         GRUDecoder(8, d_model=32, num_layers=2).eval(),
+        TransformerDecoder(8, 32, 2, 4, 48, max_len=16, token_advance=ADVANCE).eval(),
     ]
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
+ADVANCE = torch.tensor([0.0, 0.0, 0.0, 0.5, 1.7, 0.0, 0.0, 0.0])  # ids 3 and 4 move the clock
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_cached_decoding_equals_full_decoding(index: int) -> None:
     decoder = _decoders()[index]
     memory = torch.randn(3, 5, 32)
@@ -38,8 +42,31 @@ def test_cached_decoding_equals_full_decoding(index: int) -> None:
     assert (torch.cat(steps, 1) - full).abs().max() < 1e-4
 
 
-def test_cache_survives_reordering() -> None:
-    decoder = _decoders()[0]
+def test_clock_sums_the_advances_and_changes_the_output() -> None:
+    clocked = _decoders()[3]
+    tokens = torch.tensor([[5, 3, 0, 4, 4, 1]])
+    assert torch.allclose(clocked.clock(tokens), torch.tensor([[0.0, 0.5, 0.5, 2.2, 3.9, 3.9]]))
+    assert torch.allclose(clocked.clock(tokens, torch.tensor([1.0]))[0, 0], torch.tensor(1.0))
+    # same weights without the clock: a different function of the same tokens
+    plain = TransformerDecoder(8, 32, 2, 4, 48, max_len=16).eval()
+    plain.load_state_dict(clocked.state_dict())
+    memory = torch.randn(1, 5, 32)
+    assert (plain(tokens, memory) - clocked(tokens, memory)).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="token_advance must have shape"):
+        TransformerDecoder(8, 32, 1, 4, 48, token_advance=torch.zeros(7))
+
+
+def test_embedding_is_unit_scale_after_the_sqrt_d_scaling() -> None:
+    torch.manual_seed(0)
+    decoder = TransformerDecoder(300, d_model=256, num_layers=1, num_heads=4, dim_feedforward=64, padding_idx=7)
+    scaled = decoder.embed.weight * math.sqrt(256)
+    assert abs(scaled.std().item() - 1.0) < 0.05
+    assert decoder.embed.weight[7].abs().sum() == 0
+
+
+@pytest.mark.parametrize("index", [0, 3])
+def test_cache_survives_reordering(index: int) -> None:
+    decoder = _decoders()[index]
     memory = torch.randn(2, 5, 32)
     tokens = torch.randint(0, 8, (2, 6))
     cache = decoder.init_cache(memory)
