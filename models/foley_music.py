@@ -156,6 +156,7 @@ class FoleyMusic(pl.LightningModule):
             {f"{stage}_{k}": TokenNLL(ev.PAD) for stage in ("val", "test") for k in range(len(INSTRUMENT_CLASSES))}
         )
         self.last_nll: dict[str, dict[str, float]] = {}
+        self.pose_frame: Optional[tuple[int, Optional[tuple[int, int]]]] = None  # body_centred's (centre, size joints)
         if visual_input == "keypoints":
             from datamodules.layouts import get_layout
 
@@ -172,8 +173,9 @@ class FoleyMusic(pl.LightningModule):
             self.in_channels = in_channels or (2 if layout.name == "hands42" else 3)
             if pose_normalization not in ("body", "none"):
                 raise ValueError(f"pose_normalization must be body or none, got {pose_normalization!r}")
-            self.pose_center = graph.index("Neck") if "Neck" in graph else None
-            self.pose_size = (graph.index("Neck"), graph.index("MidHip")) if "MidHip" in graph else None
+            if pose_normalization == "body" and "Neck" in graph:  # neck at the origin, neck-hip distance 1
+                size = (graph.index("Neck"), graph.index("MidHip")) if "MidHip" in graph else None
+                self.pose_frame = (graph.index("Neck"), size)
             if self.in_channels not in (2, 3):
                 raise ValueError(f"in_channels must be 2 or 3, got {self.in_channels}")
             self.encoder: torch.nn.Module = STGCN(
@@ -248,12 +250,8 @@ class FoleyMusic(pl.LightningModule):
 
     def encode(self, visual: Tensor) -> Tensor:
         """Visual input -> memory ``[B, S, d_model]`` (S = T / 4)."""
-        if (
-            self.visual_input == "keypoints"
-            and self.hparams.pose_normalization == "body"
-            and self.pose_center is not None
-        ):
-            visual = body_centred(visual, self.pose_center, self.pose_size)
+        if self.pose_frame is not None:
+            visual = body_centred(visual, *self.pose_frame)
         memory = self.encoder(visual)
         if self.memory_positions:  # memory step j is at j * clip_seconds / S seconds
             seconds = torch.arange(memory.shape[1], device=memory.device) * (

@@ -170,7 +170,7 @@ def test_body_centred_pose_ignores_where_the_player_stands() -> None:
     clip_gap = (memory - memory.roll(1, 0)).abs().mean()  # how much two different clips differ
     assert moved_gap > 0.3 * clip_gap, (moved_gap, clip_gap)
     hands = FoleyMusic(**SMALL, keypoint_layout="hands42")
-    assert hands.pose_center is None
+    assert hands.pose_frame is None and image.pose_frame is None and body.pose_frame == (1, (1, 8))
     with pytest.raises(ValueError, match="pose_normalization must be"):
         FoleyMusic(**SMALL, pose_normalization="bbox")
 
