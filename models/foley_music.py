@@ -15,7 +15,9 @@ convolution encoder instead of the ST-GCN: the paper used Kinetics I3D features,
 suite uses EfficientNet-Lite0 frame features and OpenCV Farneback optical-flow features). ``zero_memory=True``
 trains the same decoder with the visual memory zeroed (the unconditioned reference of the acceptance test).
 
-Choices the paper leaves open, settled here: the pose memory gets sinusoidal positions (``memory_positions``) so
+Choices the paper leaves open, settled here: the encoder's output passes through a LayerNorm (``memory_norm``; the
+released code's ``nn.Transformer`` applies its encoder norm to the pose features with zero encoder layers), so the
+memory's content is on the scale of its positions; the pose memory gets sinusoidal positions (``memory_positions``) so
 cross-attention knows *when* a movement happens, and the decoder gets the same encoding of each event's time
 (``event_clock``: the sum of the time shifts so far), so it can look up the frames of the moment it is predicting at;
 keypoints are body-centred (``pose_normalization="body"``: neck at the origin, neck-hip distance 1) before the input
@@ -79,7 +81,8 @@ class FoleyMusic(pl.LightningModule):
         edge_importance: learnable ST-GCN edge importance.
         feature_channels, feature_strides, feature_kernel: the temporal encoder of ``rgb`` / ``flow`` features (the
             suite's features are 1 per second, so no further downsampling by default).
-        max_events: events per clip including SOS/EOS (512). memory_positions: add sinusoidal positions to the memory.
+        max_events: events per clip including SOS/EOS (512). memory_norm: LayerNorm on the encoder's output (as the
+            released code). memory_positions: add sinusoidal positions to the memory.
         event_clock: add the sinusoidal encoding of each event's time to the transformer decoder's inputs.
         positions_per_second: the time scale of both encodings (5.5 = one position per pose-memory step at 22 fps).
         pose_normalization: ``body`` (per frame centred on the neck, divided by the clip's neck-hip distance; layouts
@@ -119,6 +122,7 @@ class FoleyMusic(pl.LightningModule):
         feature_strides: Sequence[int] = (1, 1, 1),
         feature_kernel: int = 3,
         max_events: int = 512,
+        memory_norm: bool = True,
         memory_positions: bool = True,
         event_clock: bool = True,
         positions_per_second: float = 5.5,
@@ -198,6 +202,8 @@ class FoleyMusic(pl.LightningModule):
             )
         else:
             raise ValueError(f"visual_input must be keypoints, rgb or flow, got {visual_input!r}")
+        # The ST-GCN's output is ~0.1 RMS at initialisation, the positions ~0.7: without the norm they drown it.
+        self.memory_norm = torch.nn.LayerNorm(d_model) if memory_norm else torch.nn.Identity()
         if decoder == "transformer":
             self.decoder: torch.nn.Module = TransformerDecoder(
                 ev.VOCAB_SIZE,
@@ -252,7 +258,7 @@ class FoleyMusic(pl.LightningModule):
         """Visual input -> memory ``[B, S, d_model]`` (S = T / 4)."""
         if self.pose_frame is not None:
             visual = body_centred(visual, *self.pose_frame)
-        memory = self.encoder(visual)
+        memory = self.memory_norm(self.encoder(visual))
         if self.memory_positions:  # memory step j is at j * clip_seconds / S seconds
             seconds = torch.arange(memory.shape[1], device=memory.device) * (
                 self.hparams.clip_seconds / memory.shape[1]

@@ -1,7 +1,8 @@
 """FoleyMusic learns on the synthetic URMP data: held-out token NLL beats a unigram baseline (CI: tiny model, 80
 steps). Slow: the ST-GCN encoder reads the sounding pitch off the keypoints once they are body-centred (and not in
-image coordinates); issue 7's "it must use the motion" (pose-conditioned NLL <= 0.8 x the zeroed-pose decoder's) is
-an xfail at CPU scale."""
+image coordinates); the decoder reads an oracle memory but even that stays above issue 7's ratio, so "it must use the
+motion" (pose-conditioned NLL <= 0.8 x the zeroed-pose decoder's) is an xfail at CPU scale; beam-searched MIDI follows
+the pose's pitch classes better than the zeroed-pose decoder's."""
 
 from __future__ import annotations
 
@@ -133,9 +134,9 @@ def violin_results() -> dict[str, tuple[float, list[float]]]:
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="issue 7 acceptance (NLL ratio <= 0.8) not reached at CPU scale: the decoder learns the music prior "
-    "(and over-fits 10 min of music) long before the encoder reads pitch off the left hand; measured 1.009 here and "
-    "1.00-1.02 with 30 min and 1600 steps of batch 16 (README, Foley Music)",
+    reason="issue 7 acceptance (NLL ratio <= 0.8) not reached at CPU scale: measured 1.009 here and 0.98-1.0 with 30 "
+    "min and 1600 steps of batch 16; even a perfect encoder (test_decoder_uses_an_oracle_memory_slow) reaches only "
+    "0.89 with this decoder and data (README, Foley Music)",
     strict=False,
 )
 def test_acceptance_ratio_slow(violin_results: dict[str, tuple[float, list[float]]]) -> None:
@@ -149,18 +150,31 @@ PROBE_STEPS = 500
 MEMORY_STEPS = 33  # 132 frames at 22 fps / 4
 
 
-def _sounding_pitch(events: torch.Tensor, fps: float = 22.0, downsample: int = 4) -> torch.Tensor:
-    """Per pose-memory step, the pitch class index 0..87 sounding at its centre, 88 in rests: ``[B, MEMORY_STEPS]``."""
+def _sounding_pitch(events: torch.Tensor, steps: int = MEMORY_STEPS, hop: int = 4, fps: float = 22.0) -> torch.Tensor:
+    """Per step of ``hop`` frames (a pose-memory step by default), the pitch index 0..87 sounding at the step's
+    centre, 88 in rests: ``[B, steps]``."""
     import numpy as np
 
     from music import events as ev
 
-    centres = (np.arange(MEMORY_STEPS) * downsample + (downsample - 1) / 2) / fps
-    out = torch.full((events.shape[0], MEMORY_STEPS), ev.NUM_PITCHES, dtype=torch.long)
+    centres = (np.arange(steps) * hop + (hop - 1) / 2) / fps
+    out = torch.full((events.shape[0], steps), ev.NUM_PITCHES, dtype=torch.long)
     for row, ids in enumerate(events):
         for note in ev.decode(ids).instruments[0].notes:
             inside = torch.from_numpy((centres >= note.start) & (centres < note.end))
             out[row, inside] = note.pitch - ev.PITCH_LOW
+    return out
+
+
+def _onset_frames(events: torch.Tensor, frames: int = 132, fps: float = 22.0) -> torch.Tensor:
+    """1 at the frame each note starts in, else 0: ``[B, frames]``."""
+    from music import events as ev
+
+    out = torch.zeros(events.shape[0], frames)
+    for row, ids in enumerate(events):
+        for note in ev.decode(ids).instruments[0].notes:
+            if 0 <= int(note.start * fps) < frames:
+                out[row, int(note.start * fps)] = 1.0
     return out
 
 
@@ -189,8 +203,8 @@ def _probe_accuracy(norm: str, train: list[dict], val: list[dict], labels: torch
 
 
 @pytest.fixture(scope="module")
-def probe_results() -> dict[str, float]:
-    """Held-out accuracy of the encoder probe with body-centred and with image coordinates, and of a constant."""
+def violin_30min() -> tuple[list[dict], list[dict]]:
+    """30 min of synthetic violin (~75 pieces), batches of 16; the held-out batches are whole held-out pieces."""
     dm = URMPDataModule(
         fields=("keypoints", "events", "instrument"),
         instruments=("vn",),
@@ -201,7 +215,13 @@ def probe_results() -> dict[str, float]:
     )
     dm.prepare_data()
     dm.setup("fit")
-    train, val = list(dm.train_dataloader()), list(dm.val_dataloader())
+    return list(dm.train_dataloader()), list(dm.val_dataloader())
+
+
+@pytest.fixture(scope="module")
+def probe_results(violin_30min: tuple[list[dict], list[dict]]) -> dict[str, float]:
+    """Held-out accuracy of the encoder probe with body-centred and with image coordinates, and of a constant."""
+    train, val = violin_30min
     for batch in train + val:
         batch["pitch"] = _sounding_pitch(batch["events"])
     labels = torch.cat([b["pitch"] for b in val])
@@ -221,3 +241,96 @@ def test_encoder_reads_pitch_from_body_centred_keypoints_slow(probe_results: dic
     assert probe_results["body"] >= 0.4, probe_results
     assert probe_results["none"] <= 0.3, probe_results
     assert probe_results["body"] - probe_results["none"] >= 0.15, probe_results
+
+
+# How far could a perfect encoder take this decoder? The same decoder is trained on an *oracle* memory built from the
+# clip's own notes: per frame at 22 fps, an embedding of the sounding pitch plus a learned onset vector where a note
+# starts, plus the memory positions FoleyMusic uses. It bounds what any pose encoder can give the decoder at this
+# size and length of training, and so tells whether issue 7's ratio (<= 0.8) is reachable here at all.
+ORACLE_STEPS = 800  # the zeroed-pose decoder's held-out NLL is lowest near here; later it over-fits the 25 pieces
+
+
+class _OracleMemoryFoley(FoleyMusic):
+    """FoleyMusic whose memory is the oracle described above (the batch's ``frame_pitch`` and ``frame_onset``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        from music import events as ev
+
+        self.pitch_embedding = torch.nn.Embedding(ev.NUM_PITCHES + 1, self.hparams.d_model)
+        self.onset_vector = torch.nn.Parameter(torch.randn(self.hparams.d_model))
+
+    def logits_and_target(self, batch: dict, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        from models.nn.transformer_decoder import sinusoidal_encoding
+
+        h = self.hparams
+        frames = batch["frame_pitch"].shape[1]
+        memory = self.pitch_embedding(batch["frame_pitch"]) + batch["frame_onset"][..., None] * self.onset_vector
+        memory = memory + sinusoidal_encoding(torch.arange(frames) * h.positions_per_second / h.fps, h.d_model)
+        inputs, target = self.split_events(batch["events"].long())
+        return self.decoder(inputs, memory), target
+
+
+@pytest.fixture(scope="module")
+def oracle_results(violin_30min: tuple[list[dict], list[dict]]) -> dict[str, tuple[float, list[float]]]:
+    """Held-out NLL (overall, per event kind) of the decoder on the oracle memory and on a zeroed memory."""
+    train, val = violin_30min
+    for batch in train + val:
+        batch["frame_pitch"] = _sounding_pitch(batch["events"], steps=132, hop=1)
+        batch["frame_onset"] = _onset_frames(batch["events"])
+    results = {}
+    for name, cls, zero in (("oracle", _OracleMemoryFoley, False), ("zeroed", FoleyMusic, True)):
+        pl.seed_everything(0)
+        model = cls(**dict(VIOLIN_MODEL, warmup_steps=300), zero_memory=zero)
+        _train(model, train, ORACLE_STEPS)
+        results[name] = _nll_by_kind(model, val)
+    print(f"held-out violin NLL, oracle vs zeroed memory (all, [on, off, velocity, shift, EOS]): {results}")
+    return results
+
+
+@pytest.mark.slow
+def test_decoder_uses_an_oracle_memory_slow(oracle_results: dict[str, tuple[float, list[float]]]) -> None:
+    """The decoder reads an informative memory (measured: NLL 1.529 vs 1.712 zeroed, note-on 1.27 vs 2.60), and even
+    this perfect memory leaves the ratio near 0.9: the time shifts (40 % of the tokens, ~2.5 nats) do not get easier
+    from onset frames at this scale, so issue 7's 0.8 needs a larger decoder or far longer training."""
+    oracle, zeroed = oracle_results["oracle"], oracle_results["zeroed"]
+    assert oracle[0] <= 0.95 * zeroed[0], oracle_results
+    assert oracle[1][0] <= zeroed[1][0] - 0.5, oracle_results  # note-on: the pitch is read from the memory
+
+
+# Issue 7's second check: the MIDI generated for held-out clips has a pitch-class histogram closer to the truth's
+# when the decoder sees the pose. Same 30 min of violin; both models trained 1200 steps (warm-up 300), beam search.
+GENERATION_STEPS = 1200
+
+
+@pytest.fixture(scope="module")
+def pitch_class_results(violin_30min: tuple[list[dict], list[dict]]) -> dict[str, float]:
+    """Mean pitch-class histogram correlation (generated vs true MIDI, beam 5) over the held-out violin clips."""
+    import numpy as np
+
+    from music import events as ev
+    from scripts.reproduce_foley import pitch_class_correlation
+
+    train, val = violin_30min
+    results = {}
+    for name, zero in (("pose", False), ("zeroed", True)):
+        pl.seed_everything(0)
+        model = FoleyMusic(**dict(VIOLIN_MODEL, warmup_steps=300), zero_memory=zero)
+        _train(model, train, GENERATION_STEPS)
+        model.eval()
+        scores = []
+        for batch in val:
+            found = model.generate(model.visual(batch), decoding="beam", max_events=256)
+            for i in range(found.tokens.shape[0]):
+                generated = model.events_to_midi(found.tokens[i, : found.lengths[i]], 40)
+                scores.append(pitch_class_correlation(generated, ev.decode(batch["events"][i], program=40)))
+        results[name] = float(np.nanmean(scores))
+    print(f"pitch-class histogram correlation with the truth, held-out violin clips: {results}")
+    return results
+
+
+@pytest.mark.slow
+def test_generated_pitch_classes_follow_the_pose_slow(pitch_class_results: dict[str, float]) -> None:
+    """Measured in a run with other batch order: 0.146 with the pose vs -0.039 zeroed (greedy: 0.212 vs 0.021;
+    sampling at temperature 1: 0.006 vs 0.005, the pose's small effect on note-on NLL drowns in the sampled noise)."""
+    assert pitch_class_results["pose"] >= pitch_class_results["zeroed"] + 0.1, pitch_class_results

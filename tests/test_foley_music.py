@@ -183,3 +183,18 @@ def test_event_clock_follows_the_time_shifts() -> None:
     expected = torch.tensor([[0, 0, 0, seconds, seconds, 2 * seconds]]) * model.hparams.positions_per_second
     assert torch.allclose(model.decoder.clock(tokens), expected)
     assert FoleyMusic(**SMALL, event_clock=False).decoder.token_advance is None
+
+
+def test_memory_norm_puts_the_pose_on_the_positions_scale() -> None:
+    """memory_norm (default, as the released code's encoder LayerNorm): each memory step's content has zero mean and
+    unit variance before the positions are added; without it the fresh ST-GCN's output is several times smaller."""
+    torch.manual_seed(0)
+    visual = FoleyMusic(**SMALL).visual(_batch())
+    normed = FoleyMusic(**SMALL, memory_positions=False).eval()
+    memory = normed.encode(visual)
+    assert torch.allclose(memory.mean(-1), torch.zeros(()), atol=1e-4)
+    assert torch.allclose(memory.var(-1, unbiased=False), torch.ones(()), atol=1e-2)
+    torch.manual_seed(0)
+    raw = FoleyMusic(**SMALL, memory_positions=False, memory_norm=False).eval()
+    assert isinstance(raw.memory_norm, torch.nn.Identity)
+    assert raw.encode(visual).pow(2).mean().sqrt() < 0.5
