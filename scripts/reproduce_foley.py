@@ -172,13 +172,13 @@ def pitch_class_correlation(generated: Any, truth: Any) -> float:
 
 
 @torch.no_grad()
-def generate_val(model: Any, data: Any) -> list[tuple[Any, Any, int]]:
-    """(generated MIDI, true MIDI, program) for every validation clip (the model's beam search)."""
+def generate_val(model: Any, batches: Any) -> list[tuple[Any, Any, int]]:
+    """(generated MIDI, true MIDI, program) for every clip of ``batches`` (the model's configured search)."""
     from music import events as ev
 
     model.eval()
     out = []
-    for batch in data.val_dataloader():
+    for batch in batches:
         result = model.generate(model.visual(batch))
         for i in range(result.tokens.shape[0]):
             program = model.program_of(int(batch["instrument"][i]))
@@ -278,13 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"dataset": dataset, "scale": args.scale, "nll": nll}
     if "skeleton" in models:
         model, data = models["skeleton"]
-        pairs = generate_val(model, data)
+        pairs = generate_val(model, data.val_dataloader())
         k = args.ndb_k or (50 if args.scale == "full" else 10)
         results["ndb"] = ndb_scores(pairs, args, k)
         results["pitch_class_corr"] = {"pose": float(np.nanmean([pitch_class_correlation(g, t) for g, t, _ in pairs]))}
         if "zero_memory" in models:
             blind, blind_data = models["zero_memory"]
-            blind_pairs = generate_val(blind, blind_data)
+            blind_pairs = generate_val(blind, blind_data.val_dataloader())
             results["pitch_class_corr"]["zero_memory"] = float(
                 np.nanmean([pitch_class_correlation(g, t) for g, t, _ in blind_pairs])
             )
