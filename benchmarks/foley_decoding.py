@@ -1,4 +1,4 @@
-"""Performance checks of Foley Music's decoder blocks (issue 7, item 8), at the paper's sizes by default.
+"""Performance checks of Foley Music's decoder blocks at the paper's sizes by default.
 
 1. Decoding speed at 512 events: greedy decoding of ``--length`` tokens with the key/value cache
    (:meth:`TransformerDecoder.step`, one new position per step) vs without it (the whole prefix re-run through

@@ -39,7 +39,7 @@ CLIP_S, CLIP_FPS = 6.0, 22.0
 
 
 def make_data(folder: Path, seconds: float) -> tuple[Path, Path, Path]:
-    from tests.real_formats import foley_body65, write_openpose_folder
+    from tests.helpers.real_formats import foley_body65, write_openpose_folder
 
     n = int(round(seconds * FPS))
     rng = np.random.default_rng(0)

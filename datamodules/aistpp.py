@@ -1,4 +1,4 @@
-"""AIST++ (dance; google/aistplusplus_api), datasets.md §8: 2-D keypoints of dancers + the music they dance to.
+"""AIST++ (dance; google/aistplusplus_api), docs/DATASETS.md §8: 2-D keypoints of dancers + the music they dance to.
 
 Layout under ``root`` (the annotation folder, plus the music and, optionally, the videos):
 

@@ -1,4 +1,4 @@
-"""AtinPiano (top-view piano videos, Foley Music's piano set), datasets.md §4, in the form Foley Music released.
+"""AtinPiano (top-view piano videos, Foley Music's piano set), docs/DATASETS.md §4, in the form Foley Music released.
 
 Layout under ``root`` (Foley's ``data/AtinPiano``):
 

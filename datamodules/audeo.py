@@ -1,4 +1,4 @@
-"""Audeo's Paul Barton data as released (shlizee/Audeo Google Drive; ../shared/datasets.md §5), at 25 fps.
+"""Audeo's Paul Barton data as released (shlizee/Audeo Google Drive; docs/DATASETS.md §5), at 25 fps.
 
 On disk (``<video>`` = e.g. ``Bach Prelude and Fugue No.1 B1``, ``<split>`` = ``training`` | ``testing``)::
 

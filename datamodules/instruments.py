@@ -1,8 +1,8 @@
 """One instrument vocabulary for every dataset, so ``instrument`` class ids mean the same thing across DataModules.
 
-Order: the 13 URMP instruments (= the 13 Solos categories, datasets.md §1/§3), then the MUSIC21 categories that are
+Order: the 13 URMP instruments (= the 13 Solos categories, docs/DATASETS.md §1/§3), then the MUSIC21 categories that are
 not among them (§2), then piano (AtinPiano, Audeo). Each has its General-MIDI program (the Foley Music rendering
-choices for the MUSIC categories, datasets.md §2) and the names each dataset uses.
+choices for the MUSIC categories, docs/DATASETS.md §2) and the names each dataset uses.
 """
 
 from __future__ import annotations

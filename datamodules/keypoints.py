@@ -1,5 +1,5 @@
 """Keypoint readers (OpenPose JSON, Foley Music npy, Solos memmap, AIST++ pkl) and clean-up (missing joints, NaN,
-interpolation, normalisation, fps resampling). Formats: datasets.md §3, §4, §8, §9; layouts: :mod:`datamodules.layouts`.
+interpolation, normalisation, fps resampling). Formats: docs/DATASETS.md §3, §4, §8, §9; layouts: :mod:`datamodules.layouts`.
 
 All readers return float32 arrays ``[T, J, 3]`` (x, y, confidence; x, y in the source's units, pixels for all real
 datasets) and name their layout. A joint is *missing* when its confidence is 0 (OpenPose's "not detected") or any of

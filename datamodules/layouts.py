@@ -8,7 +8,7 @@ feet), otherwise they come out as ``(0, 0, 0)``, i.e. "not detected" in OpenPose
 
 Layouts (``LAYOUTS[name]``):
 
-- ``body25``: OpenPose BODY_25 (datasets.md §9).
+- ``body25``: OpenPose BODY_25 (docs/DATASETS.md §9).
 - ``hand21``: one OpenPose hand (same order as MediaPipe Hands); names ``Hand<i>`` (side unknown).
 - ``openpose67``: BODY_25 + left hand 21 + right hand 21, what OpenPose writes with ``--hand`` (JSON reader output).
 - ``body65``: Foley Music's layout (its ST-GCN ``graph.py``): BODY_25, then left-hand points 1..20 rooted at body 7

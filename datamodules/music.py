@@ -1,4 +1,4 @@
-"""MUSIC / MUSIC21 (Zhao et al., Sound of Pixels), datasets.md §2, as solo-video clips.
+"""MUSIC / MUSIC21 (Zhao et al., Sound of Pixels), docs/DATASETS.md §2, as solo-video clips.
 
 Layout under ``root`` (the Sound-of-Pixels ``data/`` folder, plus Foley Music's pose/MIDI folders):
 

@@ -1,10 +1,10 @@
 """MV100K (V2Meow, Su et al. AAAI 2024, §4.1): music videos mined from YouTube-8M, as per-video 1-fps features + audio.
 
-No id list, split or clip boundaries of MV100K were ever released (datasets.md §6), and V2Meow's inputs (CLIP
+No id list, split or clip boundaries of MV100K were ever released (docs/DATASETS.md §6), and V2Meow's inputs (CLIP
 ViT-L/14 and I3D flow at 1 fps) are computed from the raw videos. The suite therefore defines ONE on-disk layout for
 MV100K-like data; the real route to it is ``python cli.py prepare`` (YouTube-8M TFRecords -> ids/labels/YT8M
 features; raw videos -> EfficientNet-Lite0 / optical-flow features), the synthetic writer
-(``datamodules/synthetic/mv100k.py``) writes the same layout, and MusicCaps (datasets.md §7) plugs in as captions.
+(``datamodules/synthetic/mv100k.py``) writes the same layout, and MusicCaps (docs/DATASETS.md §7) plugs in as captions.
 
 On-disk layout (``root``)::
 
@@ -29,7 +29,7 @@ On-disk layout (``root``)::
       audio/<id>.wav             REQUIRED. The music, aligned with the features at t = 0. Any sample rate, mono or
                                  stereo (mixed down), PCM or float WAV/FLAC readable by soundfile; resampled to the
                                  DataModule's ``sample_rate``.
-      captions.csv               OPTIONAL. MusicCaps' exact columns (datasets.md §7): ytid,start_s,end_s,
+      captions.csv               OPTIONAL. MusicCaps' exact columns (docs/DATASETS.md §7): ytid,start_s,end_s,
                                  audioset_positive_labels,aspect_list,caption,author_id,is_balanced_subset,
                                  is_audioset_eval. ``ytid`` joins ``videos.csv`` ``id``; [start_s, end_s) is in the
                                  video's timeline. A clip gets the caption of the row whose interval overlaps it

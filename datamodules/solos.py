@@ -1,4 +1,4 @@
-"""Solos (Montesinos et al., MMSP 2020), datasets.md §3: 13 instruments, skeletons at 25 fps.
+"""Solos (Montesinos et al., MMSP 2020), docs/DATASETS.md §3: 13 instruments, skeletons at 25 fps.
 
 Layout under ``root``:
 

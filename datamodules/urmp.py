@@ -1,4 +1,4 @@
-"""URMP (University of Rochester Multi-modal Music Performance), datasets.md §1, as a track-level clip dataset.
+"""URMP (University of Rochester Multi-modal Music Performance), docs/DATASETS.md §1, as a track-level clip dataset.
 
 Each *track* is one part of one piece: its separated audio ``AuSep_{k}_{inst}_{NN}_{Piece}.wav`` (48 kHz/24-bit, read
 at the model's rate), its performance notes ``Notes_{k}_{inst}_{NN}_{Piece}.txt`` turned into a one-instrument MIDI
@@ -137,7 +137,7 @@ def _read_split_csv(path: Path) -> list[dict[str, str]]:
 
 
 class URMPDataModule(RecordingDataModule):
-    """URMP tracks as clips with keypoints / audio / events / roll / frames / instrument (datasets.md §1).
+    """URMP tracks as clips with keypoints / audio / events / roll / frames / instrument (docs/DATASETS.md §1).
 
     Args:
         root: the extracted URMP ``Dataset/`` folder; None = synthetic URMP.

@@ -1,4 +1,4 @@
-"""YouTube-8M frame-level TFRecord shards (datasets.md §6): read ids, labels and 1-fps rgb/audio features.
+"""YouTube-8M frame-level TFRecord shards (docs/DATASETS.md §6): read ids, labels and 1-fps rgb/audio features.
 
 Each record is a ``tf.train.SequenceExample``: context ``id`` (bytes; ``video_id`` in 2017), ``labels`` (int64 list),
 optional ``segment_*`` lists; feature lists ``rgb`` (one 1024-byte uint8 vector per second) and ``audio`` (128 bytes).

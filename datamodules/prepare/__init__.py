@@ -1,4 +1,4 @@
-"""Offline preprocessing, ``python cli.py prepare --task TASK --src SRC --out OUT [...]`` (issue 3, item 3).
+"""Offline preprocessing, ``python cli.py prepare --task TASK --src SRC --out OUT [...]``.
 
 Tasks:
 

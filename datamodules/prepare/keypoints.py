@@ -1,4 +1,4 @@
-"""Raw video -> keypoints in OpenPose's JSON layout (BODY_25 + both hands, OpenPose 1.3 schema; datasets.md §9).
+"""Raw video -> keypoints in OpenPose's JSON layout (BODY_25 + both hands, OpenPose 1.3 schema; docs/DATASETS.md §9).
 
 Backends:
 

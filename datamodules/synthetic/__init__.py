@@ -1,7 +1,7 @@
 """Registry of the synthetic-dataset writers (design.md "The embedded default").
 
 Each writer lives in ``datamodules/synthetic/<name>.py`` with ``write(out: Path, minutes: float, seed: int) -> Path``:
-it writes a small dataset in the exact on-disk format of the real one (../shared/datasets.md), built from real corpus
+it writes a small dataset in the exact on-disk format of the real one (docs/DATASETS.md), built from real corpus
 music rendered with FluidSynth and motion/video derived from the notes by explicit rules, plus a ``SYNTHETIC.json``
 marker at its root (:func:`read_marker`) so that DataModules and logs can say the data is synthetic.
 

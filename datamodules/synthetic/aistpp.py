@@ -1,4 +1,4 @@
-"""Synthetic AIST++ (datasets.md §8): dancers whose bounces, steps and arm hits fall on the beats of generated
+"""Synthetic AIST++ (docs/DATASETS.md §8): dancers whose bounces, steps and arm hits fall on the beats of generated
 dance music (drum groove + bass/piano on chorale harmony, 80-140 bpm), seen by 9 cameras.
 
 Writes ``keypoints2d/<seq>.pkl`` (``keypoints2d`` float32 ``(9, N, 17, 3)`` COCO-17 pixels of a 1920x1080 canvas at

@@ -1,4 +1,4 @@
-"""Synthetic AtinPiano data in the form Foley Music released it (datasets.md §4).
+"""Synthetic AtinPiano data in the form Foley Music released it (docs/DATASETS.md §4).
 
 Each "video" is an excerpt of real piano music (:mod:`datamodules.synthetic.piano_pieces`) played by the two
 rule-driven hands of :mod:`datamodules.synthetic.hands` (the same hand model that the Audeo keyboard renderer draws),

@@ -1,4 +1,4 @@
-"""Synthetic Audeo data (Paul Barton top-view piano videos, datasets.md §5) in the released Google-Drive layout.
+"""Synthetic Audeo data (Paul Barton top-view piano videos, docs/DATASETS.md §5) in the released Google-Drive layout.
 
 Each "video" is an excerpt of real piano music (:mod:`datamodules.synthetic.piano_pieces`) played by two rule-driven
 hands (:mod:`datamodules.synthetic.hands`) on a rendered top-view keyboard (:mod:`datamodules.synthetic.keyboard`),

@@ -1,6 +1,6 @@
 """A synthetic dancer: 3-D COCO-17 joints (metres, y up) at 60 fps whose moves are timed by the music's beats.
 
-Rules (issue 4, item 3):
+Rules:
 
 - bounce: on every beat the body dips (hips, torso and head lowest exactly on the beat, knees bending forward);
 - steps: the weight shifts to alternate sides, one foot lifting between beats and landing on the beat (every beat

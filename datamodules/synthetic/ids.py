@@ -1,7 +1,7 @@
 """Made-up YouTube-style ids for synthetic recordings (11 characters of the URL-safe base64 alphabet).
 
 About one in five (and always the second) starts with ``_``, as 15 real Solos ids do, so that loaders are exercised
-on that gotcha (datasets.md §3: never drop keys just because they start with an underscore).
+on that gotcha (docs/DATASETS.md §3: never drop keys just because they start with an underscore).
 """
 
 from __future__ import annotations

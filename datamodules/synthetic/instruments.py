@@ -1,7 +1,7 @@
 """The instruments the synthetic performers play: General-MIDI program, playable range, family and fingering system.
 
-The 13 URMP instruments (datasets.md §1) plus the MUSIC categories that are not among them (accordion, acoustic
-guitar, ukulele, electric bass; datasets.md §2). GM programs come from the suite's vocabulary
+The 13 URMP instruments (docs/DATASETS.md §1) plus the MUSIC categories that are not among them (accordion, acoustic
+guitar, ukulele, electric bass; docs/DATASETS.md §2). GM programs come from the suite's vocabulary
 (:mod:`datamodules.instruments`), so synthetic MIDI and the ``instrument`` class agree. Ranges are the usual
 sounding ranges (MIDI numbers), trimmed a little at the top so that the synthetic parts stay idiomatic.
 """

@@ -1,4 +1,4 @@
-"""Synthetic MUSIC / MUSIC21 (datasets.md §2): solo videos of 12 MUSIC categories (Foley Music's eight plus flute,
+"""Synthetic MUSIC / MUSIC21 (docs/DATASETS.md §2): solo videos of 12 MUSIC categories (Foley Music's eight plus flute,
 clarinet, saxophone, trumpet), one corpus voice each.
 
 Writes the id lists ``MUSIC21_solo_videos.json`` (version 2.0, every category) and ``MUSIC_solo_videos.json``

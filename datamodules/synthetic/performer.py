@@ -1,6 +1,6 @@
 """A synthetic instrumentalist: OpenPose keypoints (BODY_25 + left hand 21 + right hand 21) driven by the notes.
 
-Rules (issue 4, item 1), per frame at the video rate:
+Rules, per frame at the video rate:
 
 - an instrument-specific posture (:data:`POSTURES`: standing or seated, where the instrument and each hand sit);
 - the stroke hand (bow, pick; the bellows hand on the accordion) moves between two end points; its direction flips

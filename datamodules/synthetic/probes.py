@@ -1,4 +1,4 @@
-"""Learnability checks of the synthetic data (issue 4, acceptance): is the video -> music mapping really in the data?
+"""Learnability checks of the synthetic data: is the video -> music mapping really in the data?
 
 - :func:`pitch_class_probe`: a tiny MLP trained for a fixed wall-clock budget to predict the sounding pitch class
   from the fingering (left) hand's keypoints; accuracy on held-out recordings against the majority-class rate.

@@ -1,4 +1,4 @@
-"""Synthetic Solos (datasets.md §3): solo recordings of the 13 Solos categories, one corpus voice each.
+"""Synthetic Solos (docs/DATASETS.md §3): solo recordings of the 13 Solos categories, one corpus voice each.
 
 Writes ``solos_ids.json``, ``solos_timestamps.json`` (segments at 25 fps), the skeleton release ``skeleton.npy`` (a RAW
 float32 memmap ``(N, 3, 47)``, no .npy header, pixels of the video) + ``skeleton_dict.json`` (``{ytid: [start,

@@ -1,4 +1,4 @@
-"""Synthetic URMP (datasets.md §1): duets to quintets of the 13 URMP instruments playing corpus excerpts.
+"""Synthetic URMP (docs/DATASETS.md §1): duets to quintets of the 13 URMP instruments playing corpus excerpts.
 
 Per piece folder ``NN_Name_inst_inst...``: ``AuMix_*`` and ``AuSep_*`` (mono 48 kHz PCM_24), ``Notes_*`` (onset,
 mean F0 in Hz with a few cents of intonation, duration), ``F0s_*`` (10 ms hop, vibrato on strings and winds, 0 when

@@ -1,0 +1,128 @@
+"""AudeoDataModule on the synthetic Audeo-format data (release layout, docs/DATASETS.md §5): stages, alignment, errors."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datamodules.audeo import AudeoDataModule, list_segments, read_labels, read_segment
+from datamodules.synthetic import ensure
+
+MINUTES = 0.5
+
+
+@pytest.fixture(scope="module")
+def root() -> Path:
+    return ensure("audeo", MINUTES, 0)
+
+
+def _dm(stage: str, tmp_path: Path, **kwargs) -> AudeoDataModule:
+    kwargs.setdefault("frame_size", (20, 180))
+    return AudeoDataModule(stage=stage, synthetic_minutes=MINUTES, batch_size=4, cache_dir=str(tmp_path), **kwargs)
+
+
+def test_video2roll_items_match_labels(root: Path, tmp_path: Path) -> None:
+    dm = _dm("video2roll", tmp_path)
+    dm.setup("fit")
+    assert dm.is_synthetic
+    batch = next(iter(dm.val_dataloader()))
+    assert batch["frames"].shape == (4, 5, 20, 180) and batch["frames"].dtype == torch.float32
+    assert 0.0 <= float(batch["frames"].min()) and float(batch["frames"].max()) <= 1.0
+    assert batch["roll"].shape == (4, 51, 1)
+    meta = batch["meta"][0]
+    labels = read_labels(root / "labels" / "testing" / f"{meta['video']}.pkl")
+    expected = (labels[meta["frame"]][15:66] > 0).astype(np.float32)
+    np.testing.assert_array_equal(batch["roll"][0, :, 0].numpy(), expected)
+    assert meta["frame"] == 2  # the first frame with two neighbours on each side (released code)
+    # the middle of the stack is the labelled frame: the cache holds the resized JPEG of frame N
+    video = dm.frames("val", meta["video"])
+    np.testing.assert_array_equal(batch["frames"][0, 2].numpy(), video.array[video.row(2)] / np.float32(255.0))
+    # cached once, memory-mapped
+    assert isinstance(video.array, np.memmap) and len(list(tmp_path.rglob("*.npy"))) >= 2
+
+
+def test_balanced_training_loader_covers_rare_keys(tmp_path: Path) -> None:
+    dm = _dm("video2roll", tmp_path, samples_per_epoch=400)
+    dm.setup("fit")
+    labels = dm.dataset("train").labels
+    loader = dm.train_dataloader()
+    assert len(loader.sampler) == 400
+    drawn = labels[np.array(list(loader.sampler))]
+    present = labels.sum(0) > 0
+    rare = present & (labels.mean(0) < np.median(labels.mean(0)[present]))
+    assert drawn.mean(0)[rare].mean() > labels.mean(0)[rare].mean()  # rare keys over-sampled
+
+
+def test_roll2midi_windows(root: Path, tmp_path: Path) -> None:
+    dm = _dm("roll2midi", tmp_path)
+    dm.setup("fit")
+    train, val = dm.dataset("train"), dm.dataset("val")
+    item = train[0]
+    assert item["roll"].shape == item["roll_prob"].shape == (51, 100)
+    assert set(torch.unique(item["roll"]).tolist()) <= {0.0, 1.0}
+    assert 0.0 < float(item["roll_prob"].min()) and float(item["roll_prob"].max()) < 1.0
+    video = item["meta"]["video"]
+    segments = list_segments(root / "midi" / "training" / video)
+    first = read_segment(segments[0].path, "midi", 51)
+    np.testing.assert_array_equal(item["roll"][:, :50].numpy(), (first.T > 0).astype(np.float32))
+    # training windows overlap by one segment, test windows do not
+    starts = [train[i]["meta"]["start_frame"] for i in range(3) if train[i]["meta"]["video"] == video]
+    assert starts[:2] == [0, 50]
+    assert [val[i]["meta"]["start_frame"] for i in range(min(2, len(val)))][:2] in ([0, 100], [0])
+
+
+def test_perfnet_items_pair_roll_and_audio(tmp_path: Path) -> None:
+    dm = _dm("perfnet", tmp_path)
+    dm.setup("fit")
+    item = dm.dataset("train")[1]
+    assert item["roll"].shape == (51, 50) and item["audio"].shape == (32000,)
+    assert float(item["audio"].abs().max()) > 0.0
+
+
+def test_export_roll_estimates_round_trip(root: Path, tmp_path: Path) -> None:
+    dm = _dm("video2roll", tmp_path / "cache")
+    out = dm.export_roll_estimates(lambda x: torch.full((len(x), 51), 2.0), tmp_path / "est", splits=("test",))
+    video = dm.video_names("test")[0]
+    for seg in list_segments(root / "midi" / "testing" / video):
+        written = np.load(out / "testing" / video / seg.path.name)
+        assert written["logit"].shape == (seg.end - seg.start, 88)
+        assert np.all(written["logit"][:, 15:66] == 2.0) and np.all(written["logit"][:, :15] == 0)
+        assert np.all(written["roll"][:, 15:66] == 1)
+    reader = _dm("roll2midi", tmp_path / "cache", roll_dir=str(out))
+    window = reader.build_dataset(root, "test")[0]
+    assert torch.allclose(window["roll_prob"][:, :50], torch.sigmoid(torch.tensor(2.0)))
+
+
+def test_bad_roots_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        AudeoDataModule(root=str(tmp_path / "nowhere")).setup("fit")
+    (tmp_path / "labels" / "training").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no videos"):
+        AudeoDataModule(root=str(tmp_path)).setup("fit")
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(pickle.dumps({0: np.zeros(12)}))
+    with pytest.raises(ValueError, match="bad.pkl"):
+        read_labels(bad)
+    with pytest.raises(FileNotFoundError, match="roll_dir .*missing"):
+        _dm("roll2midi", tmp_path, roll_dir=str(tmp_path / "missing")).setup("fit")
+    with pytest.raises(ValueError, match="keys"):
+        AudeoDataModule(num_keys=60)
+
+
+def test_export_midi_results_release_layout(root: Path, tmp_path: Path) -> None:
+    dm = _dm("roll2midi", tmp_path / "cache")
+    out = dm.export_midi_results(lambda probs: (probs > 0.5).float(), tmp_path / "r2m")
+    video = dm.video_names("test")[0]
+    files = sorted((out / "testing" / video).glob("*.npz"), key=lambda p: int(p.stem.split("-")[0]))
+    assert files and files[0].name == "0-50.npz"
+    midi = np.load(files[0])["midi"]
+    assert midi.shape == (50, 51) and midi.dtype.kind == "i"  # the release's Roll2Midi_results: keys 15..65 only
+    estimate = read_segment(root / "estimate_Roll" / "testing" / video / files[0].name, "logit", 51)
+    np.testing.assert_array_equal(midi, (estimate > 0).astype(np.int64))  # sigmoid(logit) > 0.5 <=> logit > 0
+    refine = _dm("refine", tmp_path / "cache", roll_dir=str(out))
+    item = refine.build_dataset(root, "test")[0]
+    np.testing.assert_array_equal(item["roll"].numpy(), midi.T.astype(np.float32))

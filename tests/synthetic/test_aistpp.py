@@ -1,0 +1,124 @@
+"""Synthetic AIST++ (docs/DATASETS.md §8): pkl formats, cameras, splits, music; dance beats on the music's beats."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from datamodules.synthetic import drums, probes, read_marker, write
+from datamodules.synthetic.dance_music import compose
+from tests.helpers.synthetic_checks import tree_digest, video_info
+
+SEQUENCE = re.compile(r"^g([A-Z]{2})_s(BM|FM)_cAll_d(\d{2})_m([A-Z]{2})(\d)_ch(\d{2})$")
+GENRES = {"BR", "PO", "LO", "MH", "LH", "HO", "WA", "KR", "JS", "JB"}
+MINUTES = 0.1
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return write("aistpp", tmp_path_factory.mktemp("aistpp"), minutes=MINUTES, seed=0)
+
+
+def sequences(root):
+    return sorted(p.stem for p in (root / "keypoints2d").glob("*.pkl"))
+
+
+def test_names_splits_cameras_and_music(root):
+    names = sequences(root)
+    assert len(names) >= 3
+    for name in names:
+        genre, _, _, music_genre, k, _ = SEQUENCE.match(name).groups()
+        assert genre in GENRES and music_genre == genre and 0 <= int(k) <= 5
+        info = sf.info(root / "music" / f"m{music_genre}{k}.wav")
+        assert (info.samplerate, info.channels) == (44100, 1)
+        assert (root / "keypoints3d" / f"{name}.pkl").is_file()
+        assert (root / "videos" / f"{name.replace('_cAll_', '_c01_')}.mp4").is_file()
+    listed = {}
+    for split_set in ("crossmodal", "pose"):
+        for role in ("train", "val", "test"):
+            lines = (root / "splits" / f"{split_set}_{role}.txt").read_text().split()
+            assert lines and set(lines) <= set(names)
+            listed.setdefault(split_set, []).extend(lines)
+    assert sorted(listed["crossmodal"]) == sorted(listed["pose"]) == names
+    for name in (root / "splits" / "pose_test.txt").read_text().split():
+        assert int(SEQUENCE.match(name).group(3)) % 3 == 0  # test dancers: ids divisible by 3
+    cams = json.loads((root / "cameras" / "setting1.json").read_text())
+    assert [c["name"] for c in cams] == [f"c{k:02d}" for k in range(1, 10)]
+    assert all(np.shape(c["matrix"]) == (3, 3) and len(c["rotation"]) == 3 for c in cams)
+    mapping = (root / "cameras" / "mapping.txt").read_text().split("\n")
+    assert sorted(line.split()[0] for line in mapping if line) == names
+    assert (root / "ignore_list.txt").is_file()
+
+
+def test_keypoint_pickles(root):
+    for name in sequences(root):
+        with open(root / "keypoints2d" / f"{name}.pkl", "rb") as handle:
+            data = pickle.load(handle)
+        kp = data["keypoints2d"]
+        assert kp.dtype == np.float32 and kp.shape[0] == 9 and kp.shape[2:] == (17, 3)
+        assert data["det_scores"].shape == kp.shape[:2] and data["timestamps"].shape == (kp.shape[1],)
+        missing = np.isnan(kp[..., 0])
+        assert 0 < missing.mean() < 0.02
+        xy = kp[..., :2][~missing]
+        assert xy[:, 0].min() > 0 and xy[:, 0].max() < 1920 and xy[:, 1].min() > 0 and xy[:, 1].max() < 1080
+        with open(root / "keypoints3d" / f"{name}.pkl", "rb") as handle:
+            k3 = pickle.load(handle)
+        assert k3["keypoints3d"].shape == (kp.shape[1], 17, 3)
+        # nose above ankles (y up, centimetres): a standing dancer
+        assert np.all(k3["keypoints3d"][:, 0, 1] > k3["keypoints3d"][:, 15, 1] + 100)
+
+
+def test_dance_beats_coincide_with_the_music_beats(root):
+    scores = probes.dance_beat_fmeasure(root)
+    assert len(scores) == len(sequences(root))
+    for name, per_view in scores.items():
+        assert min(per_view) >= 0.9, (name, per_view)
+
+
+def test_fills_add_accents_and_grooves_use_all_nine_drum_classes():
+    rng = np.random.default_rng(0)
+    used = np.zeros(9, dtype=bool)
+    for genre in drums.GENRE_PATTERNS:
+        track = drums.drum_track(genre, 8, 100.0, rng)
+        used |= track.groove[0].max(axis=0) > 0
+        fills = track.fill_times()
+        bar = 4 * 60.0 / 100.0
+        assert len(fills) and set(np.floor(fills / bar).astype(int)) <= {3, 7}  # last bar of each 4-bar phrase
+    assert used.all()
+
+
+@pytest.mark.parametrize("genre,bpm", [("HO", 120.0), ("JB", 135.0), ("BR", 84.0)])
+def test_rendered_music_puts_its_onsets_on_the_beat_grid(genre, bpm):
+    import librosa
+
+    music = compose(genre, bpm, 8.0, "bach/bwv66.6", np.random.default_rng(1), 22050)
+    envelope = librosa.onset.onset_strength(y=music.audio, sr=22050, hop_length=256)
+    times = librosa.times_like(envelope, sr=22050, hop_length=256)
+
+    def strength(shift: float) -> float:  # onset strength around each beat (+ shift), -30..+50 ms
+        return float(np.mean([envelope[(times >= b + shift - 0.03) & (times <= b + shift + 0.05)].max()
+                              for b in music.beats[1:-1]]))  # fmt: skip
+
+    period = 60.0 / bpm
+    assert strength(0.0) > 3 * max(strength(period / 3), strength(2 * period / 3))  # off the 16th grid: quiet
+
+
+def test_round_trip_through_the_aistpp_datamodule(root):
+    from datamodules.aistpp import AISTPPDataModule
+
+    dm = AISTPPDataModule(root=str(root), fields=("keypoints", "audio"), clip_seconds=2.0, batch_size=2)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["keypoints"].shape[1:] == (120, 17, 3)
+    assert all(m["synthetic"] for m in batch["meta"]) and read_marker(root)["synthetic"] is True
+    video = video_info(root / "videos" / f"{sequences(root)[0].replace('_cAll_', '_c01_')}.mp4")
+    assert video["fps"] == 60.0 and video["audio"]
+
+
+def test_same_seed_same_bytes(root, tmp_path):
+    assert tree_digest(write("aistpp", tmp_path / "again", minutes=MINUTES, seed=0)) == tree_digest(root)
