@@ -10,9 +10,10 @@ Layout under ``root`` (the annotation folder, plus the music and, optionally, th
 - ``videos/<video>.mp4`` (optional, for the frames field): the camera videos, ``cAll`` replaced by ``c01``..``c09``.
 
 Sequence names ``g{GEN}_s{SIT}_cAll_d{DD}_m{GEN}{k}_ch{CC}`` give the genre and the music piece. The ``beats``
-field marks the music's beats (librosa's beat tracker on the piece), which is what RhythmicNet's Video2Rhythm learns
-to predict. ``keypoint_layout="rhythmic17"`` gives RhythmicNet's skeleton (Neck / MidHip from the shoulders / hips,
-toes copied from the ankles with confidence 0).
+field marks the music's beats (librosa's beat tracker on the piece, each beat moved onto its onset:
+:func:`datamodules.audio.beat_times`), which is what RhythmicNet's Video2Rhythm learns to predict.
+``keypoint_layout="rhythmic17"`` gives RhythmicNet's skeleton (Neck / MidHip from the shoulders / hips, toes copied
+from the ankles with confidence 0).
 """
 
 from __future__ import annotations

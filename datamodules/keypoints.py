@@ -1,5 +1,6 @@
 """Keypoint readers (OpenPose JSON, Foley Music npy, Solos memmap, AIST++ pkl) and clean-up (missing joints, NaN,
-interpolation, normalisation, fps resampling). Formats: docs/DATASETS.md §3, §4, §8, §9; layouts: :mod:`datamodules.layouts`.
+interpolation, normalisation, fps resampling). Formats: docs/DATASETS.md §3, §4, §8, §9; layouts:
+:mod:`datamodules.layouts`.
 
 All readers return float32 arrays ``[T, J, 3]`` (x, y, confidence; x, y in the source's units, pixels for all real
 datasets) and name their layout. A joint is *missing* when its confidence is 0 (OpenPose's "not detected") or any of
@@ -9,6 +10,7 @@ its values is not finite (AIST++ writes NaN); :func:`clean` turns every missing 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 from collections import deque
@@ -206,12 +208,14 @@ def _person_array(person: dict, path: Path) -> np.ndarray:
                 )
             out[offset : offset + count] = np.asarray(values, dtype=np.float32).reshape(count, 3)
         offset += count
+    out[~np.all(np.isfinite(out), axis=-1)] = 0.0  # a NaN / Inf joint is a missing one, as everywhere else
     return out
 
 
 def read_openpose_json(path: str | Path, person: Literal["most_confident"] | int = "most_confident") -> np.ndarray:
     """One OpenPose frame file -> ``[67, 3]`` in layout ``openpose67`` (BODY_25 + left hand + right hand); zeros when
-    nobody is detected. ``person``: the index in ``people`` or the person with the largest total confidence."""
+    nobody is detected, and for a joint with a NaN / Inf value (missing, as :func:`clean` treats it). ``person``: the
+    index in ``people`` or the person with the largest total confidence."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -290,6 +294,17 @@ def read_foley_pose(
 
 
 # ------------------------------------------------------------------------------------------------------ Solos
+def _index_span(path: Path, ytid: str, value: object) -> tuple[int, int]:
+    """``[start, stop)`` rows of ``ytid`` in a Solos ``skeleton_dict.json``: two whole numbers, or an error naming the
+    file and the id (a NaN or a float there would otherwise fail far from its cause)."""
+    ok = isinstance(value, list) and len(value) == 2
+    ok = ok and all(isinstance(x, (int, float)) and math.isfinite(x) and float(x).is_integer() for x in value)
+    if not ok:
+        raise ValueError(f"Solos skeleton index {path}: id {ytid} has rows {value!r}, expected [start, stop) as two "
+                         "whole numbers")  # fmt: skip
+    return int(value[0]), int(value[1])
+
+
 class SolosSkeletons:
     """Solos' released skeletons: ``skeleton.npy`` is a raw float32 memmap ``(N, 3, 47)`` with NO .npy header and
     ``skeleton_dict.json`` maps each YouTube id to its ``[start, stop)`` rows, plus ``"_counter": N``.
@@ -310,7 +325,7 @@ class SolosSkeletons:
         if "_counter" not in index:
             raise ValueError(f"Solos skeleton index {self.dict_path} has no '_counter' entry")
         self.count = int(index.pop("_counter"))
-        self.spans = {str(k): (int(v[0]), int(v[1])) for k, v in index.items()}
+        self.spans = {str(k): _index_span(self.dict_path, str(k), v) for k, v in index.items()}
         expected = self.count * 3 * 47 * 4
         size = self.path.stat().st_size
         if size != expected:

@@ -1,4 +1,4 @@
-"""MIDI loading with pretty_midi and clip windows of a performance.
+"""MIDI loading with pretty_midi, clip windows of a performance and URMP note lists as MIDI.
 
 :func:`load_midi` raises ONE clear error naming the file when it is missing, unreadable (corrupt) or holds no notes
 (unless ``allow_empty``). :func:`midi_window` cuts ``[start, start + duration)`` out of a performance and moves it to
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pretty_midi
+
+NOTE_VELOCITY = 100  # URMP Notes_*.txt carry no dynamics; every note gets this MIDI velocity
 
 
 def load_midi(path: str | Path, allow_empty: bool = False) -> pretty_midi.PrettyMIDI:
@@ -17,6 +20,8 @@ def load_midi(path: str | Path, allow_empty: bool = False) -> pretty_midi.Pretty
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MIDI file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"cannot read MIDI file {path}: it has 0 bytes (an interrupted download or copy?)")
     try:
         midi = pretty_midi.PrettyMIDI(str(path))
     except Exception as error:  # noqa: BLE001 - mido/pretty_midi raise many types (OSError, EOFError, KeyError...)
@@ -63,4 +68,39 @@ def midi_end(midi: pretty_midi.PrettyMIDI) -> float:
     return max((note.end for instrument in midi.instruments for note in instrument.notes), default=0.0)
 
 
-__all__ = ["load_midi", "midi_end", "midi_window"]
+def hz_to_midi(frequency: np.ndarray) -> np.ndarray:
+    return np.round(69 + 12 * np.log2(np.asarray(frequency, dtype=np.float64) / 440.0)).astype(int)
+
+
+def notes_to_midi(path: str | Path, program: int = 0) -> pretty_midi.PrettyMIDI:
+    """A URMP ``Notes_*.txt`` (lines ``onset_s  pitch_Hz  duration_s``) as a one-instrument MIDI (GM ``program``).
+
+    Pitches are the notes' mean F0 rounded to the nearest MIDI number; rows with pitch <= 0 are rests and skipped.
+    A missing, unreadable or note-less file raises an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"URMP note file {path} does not exist")
+    try:
+        rows = np.loadtxt(path, ndmin=2, dtype=np.float64)
+    except (ValueError, OSError) as error:
+        raise ValueError(
+            f"cannot parse URMP note file {path} (expected 'onset pitch_Hz duration' rows): {error}"
+        ) from error
+    if rows.size and rows.shape[1] < 3:
+        raise ValueError(f"URMP note file {path} has {rows.shape[1]} columns, expected 3 (onset, pitch_Hz, duration)")
+    if rows.size and not np.all(np.isfinite(rows[:, :3])):
+        raise ValueError(f"URMP note file {path} contains NaN or Inf values")
+    rows = rows[rows[:, 1] > 0] if rows.size else rows
+    if len(rows) == 0:
+        raise ValueError(f"URMP note file {path} has no notes")
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    instrument = pretty_midi.Instrument(program=int(program), name=path.stem)
+    for (onset, _, duration), pitch in zip(rows[:, :3], hz_to_midi(rows[:, 1])):
+        if duration > 0 and 0 <= pitch <= 127:
+            instrument.notes.append(pretty_midi.Note(NOTE_VELOCITY, int(pitch), float(onset), float(onset + duration)))
+    instrument.notes.sort(key=lambda n: (n.start, n.pitch))
+    midi.instruments.append(instrument)
+    return midi
+
+
+__all__ = ["NOTE_VELOCITY", "hz_to_midi", "load_midi", "midi_end", "midi_window", "notes_to_midi"]

@@ -2,8 +2,9 @@
 
 Layout under ``root`` (the Sound-of-Pixels ``data/`` folder, plus Foley Music's pose/MIDI folders):
 
-- ``MUSIC21_solo_videos.json`` (else ``MUSIC_solo_videos.json``): ``{"videos": {category: [ytid, ...]}}``; the id
-  list. Duets (``MUSIC_duet_videos.json``) have two instruments per video and are not used.
+- ``MUSIC21_solo_videos.json`` (else ``MUSIC_solo_videos.json``), here or in the folder above (where the MUSIC
+  repository keeps it): ``{"videos": {category: [ytid, ...]}}``; the id list. Duets (``MUSIC_duet_videos.json``)
+  have two instruments per video and are not used.
 - ``audio/<category>/<ytid>.{mp3,wav,flac}``: the soundtrack (any rate; SoP uses 11025 Hz); else the audio track of
   ``videos/<category>/<ytid>.mp4``.
 - ``frames/<category>/<ytid>.mp4/000001.jpg ...``: SoP frames at 8 fps (frame i centred at (i - 0.5) / 8 s), else
@@ -17,7 +18,8 @@ Layout under ``root`` (the Sound-of-Pixels ``data/`` folder, plus Foley Music's 
 Splits: ``foley`` (default) = Foley Music's per-category lists (8 MUSIC21 categories; shipped in
 ``datamodules/resources/foley_music/MUSIC``; val doubles as test); ``sop`` = the SoP ``train.csv``/``val.csv``
 (val doubles as test); ``ids`` = every id of the JSON, split deterministically by id (about 80/10/10). A synthetic root
-uses ``sop`` when it has the CSVs, else ``ids``.
+uses ``sop`` when it has the CSVs, else ``ids``. Listed videos that are not on disk (dead YouTube videos) are skipped
+with one warning naming them unless ``strict=True`` (docs/DATASETS.md §12).
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class MUSICDataModule(RecordingDataModule):
         keypoint_fps: frame rate of OpenPose JSON keypoints (Foley npy is 22 fps).
         keypoint_layout, clip_seconds, fps, sample_rate: as in :class:`datamodules.urmp.URMPDataModule` (Foley Music:
             body65, 6 s, 22 fps, 22050 Hz).
+        strict: a listed video that is not on disk is an error; by default it is skipped and reported once
+            (docs/DATASETS.md §12), and only a split left empty is an error.
         Others: see :class:`datamodules.base.RecordingDataModule`.
     """
 
@@ -97,12 +101,15 @@ class MUSICDataModule(RecordingDataModule):
         clip_seconds: float = 6.0,
         fps: float = 22.0,
         sample_rate: int = 22050,
+        strict: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, fields, keypoint_layout, clip_seconds, fps, sample_rate, **kwargs)
         self.categories = None if categories is None else tuple(categories)
         self.split = split
         self.keypoint_fps = float(keypoint_fps)
+        self.strict = bool(strict)
+        self._reported: set[str] = set()
 
     # ------------------------------------------------------------------ one video
     def _recording(
@@ -179,11 +186,15 @@ class MUSICDataModule(RecordingDataModule):
         raise FileNotFoundError(f"MUSIC: video {key} has no audio, keypoints or MIDI to take its duration from")
 
     # ------------------------------------------------------------------ splits
-    def _ids(self, root: Path) -> dict[str, list[str]]:
-        for name in ("MUSIC21_solo_videos.json", "MUSIC_solo_videos.json"):
-            if (root / name).is_file():
-                return read_id_json(root / name)
-        raise FileNotFoundError(f"MUSIC: no id list in {root} (MUSIC21_solo_videos.json or MUSIC_solo_videos.json)")
+    def _ids(self, root: Path) -> tuple[dict[str, list[str]], Path]:
+        """The id JSON: in ``root`` or beside it (the MUSIC repository keeps it at its top, beside ``data/``)."""
+        for folder in (root, root.parent):
+            for name in ("MUSIC21_solo_videos.json", "MUSIC_solo_videos.json"):
+                if (folder / name).is_file():
+                    return read_id_json(folder / name), folder / name
+        raise FileNotFoundError(
+            f"MUSIC: no id list (MUSIC21_solo_videos.json or MUSIC_solo_videos.json) in {root} or {root.parent}"
+        )
 
     def _mode(self, root: Path) -> str:
         if self.split == "foley" and self.is_synthetic:
@@ -196,24 +207,24 @@ class MUSICDataModule(RecordingDataModule):
         mode = self._mode(root)
         keep = self.categories
         if mode == "ids":
-            ids = self._ids(root)
+            ids, source = self._ids(root)
             pairs = [(c, v) for c, vs in ids.items() for v in vs if keep is None or c in keep]
             chosen = group_split([v for _, v in pairs], split)
-            pairs = [(c, v) for c, v in pairs if v in chosen]
-            return [self._recording(root, c, v) for c, v in pairs] or self._empty(split, root)
+            items = [(c, v, 0.0, None) for c, v in pairs if v in chosen]
+            return self._collect(root, split, items, source)
         if mode == "sop":
             name = "train.csv" if split == "train" else "val.csv"
             if split == "test" and (root / "test.csv").is_file():
                 name = "test.csv"
             if not (root / name).is_file():
                 raise FileNotFoundError(f"MUSIC: Sound-of-Pixels index {root / name} does not exist")
-            pairs = [(c, v) for c, v in read_sop_csv(root / name) if keep is None or c in keep]
-            return [self._recording(root, c, v) for c, v in pairs] or self._empty(split, root)
+            items = [(c, v, 0.0, None) for c, v in read_sop_csv(root / name) if keep is None or c in keep]
+            return self._collect(root, split, items, root / name)
         folder = FOLEY_SPLITS if mode == "foley" else Path(mode)
         if not folder.is_dir():
             raise FileNotFoundError(f"MUSIC: split folder {folder} does not exist")
         cats = keep or tuple(sorted(p.name for p in folder.iterdir() if p.is_dir()))
-        recordings = []
+        items = []
         for cat in cats:
             path = folder / cat / f"{split}.csv"
             if split == "test" and not path.is_file():
@@ -225,7 +236,41 @@ class MUSICDataModule(RecordingDataModule):
                     start, duration = float(row["start_time"]), float(row["duration"])
                     if not (math.isfinite(start) and math.isfinite(duration) and duration > 0):
                         raise ValueError(f"MUSIC split file {path}: bad start/duration in row {row}")
-                    recordings.append(self._recording(root, cat, row["vid"], start, duration))
+                    items.append((cat, row["vid"], start, duration))
+        return self._collect(root, split, items, folder)
+
+    def _collect(
+        self, root: Path, split: str, items: list[tuple[str, str, float, Optional[float]]], source: Path
+    ) -> list[Recording]:
+        """The recordings of the listed ``(category, ytid, start, duration)``. A listed video whose files are not on
+        disk (dead YouTube videos are never downloaded) is skipped and reported once, unless ``strict``; a split left
+        empty is an error."""
+        recordings, missing = [], []
+        for cat, vid, start, duration in items:
+            try:
+                recordings.append(self._recording(root, cat, vid, start, duration))
+            except FileNotFoundError as error:
+                if self.strict:
+                    raise
+                missing.append((f"{cat}/{vid}", error))
+        if not recordings and missing:
+            raise FileNotFoundError(
+                f"MUSIC: the {split} split of {root} holds no video: the {len(missing)} listed in {source} are not on "
+                f"disk (first: {missing[0][1]})"
+            )
+        new = sorted({key for key, _ in missing} - self._reported)
+        if new:
+            self._reported.update(new)
+            log.warning(
+                "MUSIC: %d of %d videos listed in %s (%s split) are not on disk and are skipped (strict=True makes "
+                "this an error): %s%s",
+                len(new),
+                len(items),
+                source,
+                split,
+                ", ".join(new[:5]),
+                f" and {len(new) - 5} more" if len(new) > 5 else "",
+            )
         return recordings or self._empty(split, root)
 
     @staticmethod

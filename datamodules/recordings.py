@@ -149,7 +149,7 @@ class MidiSource:
                 from datamodules.midi import load_midi
 
                 return load_midi(self.path)
-            from datamodules.urmp import notes_to_midi
+            from datamodules.midi import notes_to_midi
 
             return notes_to_midi(self.path, self.program)
 

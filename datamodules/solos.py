@@ -3,8 +3,8 @@
 Layout under ``root``:
 
 - ``solos_ids.json``: ``{Category: [ytid, ...]}``; ``solos_timestamps.json`` (optional): ``{Category: {ytid:
-  [[start_frame, end_frame], ...]}}`` at 25 fps, the segments with a valid skeleton (a clip never crosses a segment
-  border; without the file the whole skeleton span is used).
+  [[first_frame, last_frame], ...]}}`` at 25 fps, both frames included, the segments with a valid skeleton (a clip
+  never crosses a segment border; without the file the whole skeleton span is used).
 - ``skeleton.npy`` + ``skeleton_dict.json`` (also looked for under ``skeleton/``): the released skeletons, a RAW
   float32 memmap ``(N, 3, 47)`` without .npy header and ``{ytid: [start, stop), "_counter": N}``
   (:class:`datamodules.keypoints.SolosSkeletons`; ids may start with ``_``). Row i of an id is its video frame i.
@@ -19,6 +19,7 @@ MI Net (§3) feeds the upper body and both hands: the default layout is Solos' o
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,6 +40,23 @@ def _read_json(path: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"Solos {what} {path} is not a JSON object")
     return data
+
+
+def _segments(path: Path, cat: str, vid: str, value: Any) -> list[tuple[float, float]]:
+    """The ``[[first, last], ...]`` frame segments of ``vid`` as ``(start, end)`` seconds. Both frames are included
+    (the Solos tools write ``[min(idx), max(idx)]``), so a segment ends where its last frame ends: ``(last + 1) / 25``.
+    A segment that is not two whole numbers ``first <= last`` is an error naming the file and the id."""
+    out = []
+    for segment in value if isinstance(value, list) else [value]:
+        ok = isinstance(segment, list) and len(segment) == 2
+        ok = ok and all(isinstance(x, (int, float)) and math.isfinite(x) and float(x).is_integer() for x in segment)
+        if not ok or segment[0] > segment[1]:
+            raise ValueError(
+                f"Solos timestamps {path}: id {vid} ({cat}) has segment {segment!r}, expected [first_frame, "
+                "last_frame] (whole numbers, first <= last, both included)"
+            )
+        out.append((segment[0] / SOLOS_FPS, (segment[1] + 1) / SOLOS_FPS))
+    return out
 
 
 class SolosDataModule(RecordingDataModule):
@@ -125,7 +143,7 @@ class SolosDataModule(RecordingDataModule):
                 keypoints = KeypointSource("solos", skeletons.path, SOLOS_FPS, key=vid, extra=str(skeletons.dict_path))
                 limit = skeletons.num_frames(vid) / SOLOS_FPS
             if stamps is not None:
-                segments = [(a / SOLOS_FPS, b / SOLOS_FPS) for a, b in stamps.get(cat, {}).get(vid, [])]
+                segments = _segments(stamps_path, cat, vid, stamps.get(cat, {}).get(vid, []))
             elif keypoints is not None:
                 segments = [(0.0, limit)]
             else:

@@ -2,10 +2,10 @@
 
 Each *track* is one part of one piece: its separated audio ``AuSep_{k}_{inst}_{NN}_{Piece}.wav`` (48 kHz/24-bit, read
 at the model's rate), its performance notes ``Notes_{k}_{inst}_{NN}_{Piece}.txt`` turned into a one-instrument MIDI
-(:func:`notes_to_midi`), the keypoints of its player from a cache, and optionally the video (``VidSep_*`` when present,
-else the ensemble ``Vid_*``). Piece 15's third part is a trombone whose files say ``tpt``: files are found by
-globbing ``*_{k}_*_{NN}_{Piece}.*`` and the instrument is taken from the folder name. ``Supplementary_Files/`` and
-anything that is not a piece folder are ignored.
+(:func:`datamodules.midi.notes_to_midi`), the keypoints of its player from a cache, and optionally the video
+(``VidSep_*`` when present, else the ensemble ``Vid_*``). Piece 15's third part is a trombone whose files say
+``tpt``: files are found by globbing ``*_{k}_*_{NN}_{Piece}.*`` and the instrument is taken from the folder name.
+``Supplementary_Files/`` and anything that is not a piece folder are ignored.
 
 Keypoint cache (``keypoints_root``, default ``root``), first match wins, per track:
 
@@ -19,6 +19,11 @@ shipped in ``datamodules/resources/foley_music/URMP``; val doubles as test) with
 ``<inst>/{train,val[,test]}.csv`` in the same format can be given instead. ``split="pieces"`` groups tracks by piece
 *name* (so shared takes such as 24_Pirates / 25_Pirates stay together) and assigns whole groups deterministically
 (about 80/10/10). A synthetic root (which holds none of the real pieces) always uses ``pieces``.
+
+Foley Music's URMP release alone (``root`` = its ``data/URMP``: ``pose/<inst>/PoseSep_*.npy`` and
+``midi/<inst>/ScoSep_{k}_{inst}_{NN}_{Piece}.mid``, no piece folders) is read too, for the fields it can give:
+keypoints, events / roll (from ``ScoSep_*``) and instrument (as the file names it); audio and frames need URMP's
+``Dataset/`` piece folders and are an error saying so (docs/DATASETS.md §12).
 """
 
 from __future__ import annotations
@@ -27,62 +32,26 @@ import csv
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
-import pretty_midi
-
 from datamodules.base import RecordingDataModule
 from datamodules.clips import group_split
 from datamodules.instruments import instrument_class, instrument_index
+from datamodules.midi import notes_to_midi
 from datamodules.recordings import KeypointSource, MidiSource, Recording
 
 log = logging.getLogger(__name__)
 
 PIECE_DIR = re.compile(r"^(\d{2})_([A-Za-z]+)_((?:[a-z]+_?)+)$")
+SCOSEP = re.compile(r"^ScoSep_(\d+)_([a-z]+)_(\d{2})_([A-Za-z]+)\.midi?$")
 URMP_INSTRUMENTS = ("vn", "va", "vc", "db", "fl", "ob", "cl", "bn", "sax", "tpt", "hn", "tbn", "tba")
 FOLEY_INSTRUMENTS = ("vn", "va", "vc", "fl", "tpt")
 FOLEY_SPLITS = Path(__file__).parent / "resources" / "foley_music" / "URMP"
-NOTE_VELOCITY = 100  # Notes_*.txt carry no dynamics; every note gets this MIDI velocity
 FOLEY_POSE_FPS = 22.0
 VIDEO_FPS = 30000 / 1001
-
-
-def hz_to_midi(frequency: np.ndarray) -> np.ndarray:
-    return np.round(69 + 12 * np.log2(np.asarray(frequency, dtype=np.float64) / 440.0)).astype(int)
-
-
-def notes_to_midi(path: str | Path, program: int = 0) -> pretty_midi.PrettyMIDI:
-    """A URMP ``Notes_*.txt`` (lines ``onset_s  pitch_Hz  duration_s``) as a one-instrument MIDI (GM ``program``).
-
-    Pitches are the notes' mean F0 rounded to the nearest MIDI number; rows with pitch <= 0 are rests and skipped.
-    A missing, unreadable or note-less file raises an error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"URMP note file {path} does not exist")
-    try:
-        rows = np.loadtxt(path, ndmin=2, dtype=np.float64)
-    except (ValueError, OSError) as error:
-        raise ValueError(
-            f"cannot parse URMP note file {path} (expected 'onset pitch_Hz duration' rows): {error}"
-        ) from error
-    if rows.size and rows.shape[1] < 3:
-        raise ValueError(f"URMP note file {path} has {rows.shape[1]} columns, expected 3 (onset, pitch_Hz, duration)")
-    if rows.size and not np.all(np.isfinite(rows[:, :3])):
-        raise ValueError(f"URMP note file {path} contains NaN or Inf values")
-    rows = rows[rows[:, 1] > 0] if rows.size else rows
-    if len(rows) == 0:
-        raise ValueError(f"URMP note file {path} has no notes")
-    midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-    instrument = pretty_midi.Instrument(program=int(program), name=path.stem)
-    for (onset, _, duration), pitch in zip(rows[:, :3], hz_to_midi(rows[:, 1])):
-        if duration > 0 and 0 <= pitch <= 127:
-            instrument.notes.append(pretty_midi.Note(NOTE_VELOCITY, int(pitch), float(onset), float(onset + duration)))
-    instrument.notes.sort(key=lambda n: (n.start, n.pitch))
-    midi.instruments.append(instrument)
-    return midi
 
 
 @dataclass(frozen=True)
@@ -123,7 +92,44 @@ def scan(root: Path) -> list[Track]:
                 raise ValueError(f"URMP: piece folder {folder} names an unknown instrument {inst!r}")
             tracks.append(Track(folder, number, piece, k, inst))
     if not tracks:
-        raise FileNotFoundError(f"URMP: no piece folders (like 01_Jupiter_vn_vc) in {root}")
+        raise FileNotFoundError(
+            f"URMP: no piece folders (like 01_Jupiter_vn_vc) in {root}, nor Foley Music's release "
+            "(midi/<inst>/ScoSep_*.mid beside pose/)"
+        )
+    return tracks
+
+
+@dataclass(frozen=True)
+class ReleaseTrack:
+    """One part of one piece in Foley Music's URMP release: its ``ScoSep_{k}_{inst}_{NN}_{Piece}.mid``."""
+
+    midi: Path
+    number: int
+    piece: str
+    part: int
+    instrument: str  # as the file names it
+
+    @property
+    def key(self) -> str:
+        return f"{self.number:02d}_{self.piece}/{self.part}_{self.instrument}"
+
+
+def _folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def scan_foley_release(root: Path) -> list[ReleaseTrack]:
+    """The tracks of Foley Music's URMP release (``midi/<inst>/ScoSep_{k}_{inst}_{NN}_{Piece}.mid`` or
+    ``midi/ScoSep_*``, beside ``pose/``); empty when ``root`` has no such files."""
+    tracks = []
+    for path in sorted((root / "midi").glob("ScoSep_*.mid*")) + sorted((root / "midi").glob("*/ScoSep_*.mid*")):
+        match = SCOSEP.match(path.name)
+        if match is None:
+            raise ValueError(f"URMP: {path} is not named ScoSep_<part>_<inst>_<NN>_<Piece>.mid")
+        part, inst, number, piece = int(match.group(1)), match.group(2), int(match.group(3)), match.group(4)
+        if inst not in URMP_INSTRUMENTS:
+            raise ValueError(f"URMP: {path} names an unknown instrument {inst!r}")
+        tracks.append(ReleaseTrack(path, number, piece, part, inst))
     return tracks
 
 
@@ -140,7 +146,7 @@ class URMPDataModule(RecordingDataModule):
     """URMP tracks as clips with keypoints / audio / events / roll / frames / instrument (docs/DATASETS.md §1).
 
     Args:
-        root: the extracted URMP ``Dataset/`` folder; None = synthetic URMP.
+        root: the extracted URMP ``Dataset/`` folder (or Foley Music's ``data/URMP`` release); None = synthetic URMP.
         fields: batch fields to read (keypoints, audio, events, roll, frames, instrument).
         instruments: URMP abbreviations to keep (default: the five with Foley Music splits for ``split="foley"``,
             all 13 otherwise).
@@ -246,7 +252,9 @@ class URMPDataModule(RecordingDataModule):
 
     # ------------------------------------------------------------------ splits
     def recordings(self, root: Path, split: str) -> list[Recording]:
-        tracks = scan(root)
+        release = scan_foley_release(root) if not any(PIECE_DIR.match(p.name) for p in _folders(root)) else None
+        tracks: list[Any] = release if release else scan(root)
+        make = self._release_recording if release else self._recording
         mode = self.split
         if mode == "foley" and self.is_synthetic:
             log.info("URMPDataModule: synthetic data holds no real URMP pieces; using the grouped 'pieces' split")
@@ -257,10 +265,13 @@ class URMPDataModule(RecordingDataModule):
             selected = [t for t in tracks if t.piece in chosen and t.instrument in keep]
             if not selected:
                 raise ValueError(f"URMP: no {'/'.join(keep)} track in the {split} split of {root}")
-            return [self._recording(t, root) for t in selected]
-        return self._csv_recordings(root, tracks, split, FOLEY_SPLITS if mode == "foley" else Path(mode))
+            return [make(t, root) for t in selected]
+        folder = FOLEY_SPLITS if mode == "foley" else Path(mode)
+        return self._csv_recordings(root, tracks, split, folder, make)
 
-    def _csv_recordings(self, root: Path, tracks: list[Track], split: str, folder: Path) -> list[Recording]:
+    def _csv_recordings(
+        self, root: Path, tracks: list[Any], split: str, folder: Path, make: Callable[..., Recording]
+    ) -> list[Recording]:
         by_id = {(t.number, t.part): t for t in tracks}
         instruments = self.instruments or (FOLEY_INSTRUMENTS if folder == FOLEY_SPLITS else None)
         if instruments is None:
@@ -281,8 +292,48 @@ class URMPDataModule(RecordingDataModule):
                 start, duration = float(row["start_time"]), float(row["duration"])
                 if not (math.isfinite(start) and math.isfinite(duration) and duration > 0):
                     raise ValueError(f"URMP split file {path}: bad start/duration in row {row}")
-                recordings.append(self._recording(track, root, start, duration))
+                recordings.append(make(track, root, start, duration))
         return recordings
 
+    # ------------------------------------------------------------------ Foley Music's release alone
+    def _release_recording(
+        self, track: ReleaseTrack, root: Path, start: float = 0.0, duration: Optional[float] = None
+    ) -> Recording:
+        for name in ("audio", "frames"):
+            if name in self.options.fields:
+                raise FileNotFoundError(
+                    f"URMP: {root} is Foley Music's release (pose/ and midi/ScoSep_*.mid) without URMP's piece "
+                    f"folders; the {name} field needs URMP's Dataset/ piece folders (AuSep_*.wav, Vid_*.mp4), which "
+                    "the release does not hold. It gives keypoints, events, roll and instrument."
+                )
+        kroot = self.keypoints_root or root
+        name = f"PoseSep_{track.part}_{track.instrument}_{track.number:02d}_{track.piece}.npy"
+        pose = next((p for p in (kroot / "pose" / track.instrument / name, kroot / "pose" / name) if p.is_file()), None)
+        if pose is None and "keypoints" in self.options.fields:
+            raise FileNotFoundError(
+                f"URMP: no keypoints for track {track.key}: {kroot / 'pose' / track.instrument / name}"
+            )
+        keypoints = None if pose is None else KeypointSource("foley", pose, FOLEY_POSE_FPS)
+        if duration is None:
+            if keypoints is not None:
+                duration = keypoints.num_frames() / FOLEY_POSE_FPS
+            else:
+                from datamodules.midi import load_midi, midi_end
 
-__all__ = ["URMPDataModule", "Track", "group_split", "notes_to_midi", "scan"]
+                duration = midi_end(load_midi(track.midi))
+        return Recording(
+            key=track.key,
+            start=float(start),
+            end=float(start + duration),
+            midi=MidiSource("midi", track.midi),
+            keypoints=keypoints,
+            instrument=instrument_index(track.instrument),
+            meta={
+                "piece": f"{track.number:02d}_{track.piece}",
+                "part": track.part,
+                "instrument_name": track.instrument,
+            },
+        )
+
+
+__all__ = ["ReleaseTrack", "Track", "URMPDataModule", "group_split", "notes_to_midi", "scan", "scan_foley_release"]

@@ -1,11 +1,11 @@
 """Synthetic Solos (docs/DATASETS.md §3): solo recordings of the 13 Solos categories, one corpus voice each.
 
-Writes ``solos_ids.json``, ``solos_timestamps.json`` (segments at 25 fps), the skeleton release ``skeleton.npy`` (a RAW
-float32 memmap ``(N, 3, 47)``, no .npy header, pixels of the video) + ``skeleton_dict.json`` (``{ytid: [start,
-stop], "_counter": N}``; some ids start with ``_``), the "downloaded" videos ``videos/<Category>/<ytid>.mp4``
-(25 fps stick figure with sound), the extracted audio ``audio/<Category>/<ytid>.wav`` (mono 16 kHz, as the Solos dev
-scripts make it), pseudo ground-truth ``midi/<Category>/<ytid>.mid`` (what ``prepare --task transcribe`` would
-write) and ``SYNTHETIC.json``.
+Writes ``solos_ids.json``, ``solos_timestamps.json`` (``[first, last]`` frame segments at 25 fps, both included),
+the skeleton release ``skeleton.npy`` (a RAW float32 memmap ``(N, 3, 47)``, no .npy header, pixels of the video) +
+``skeleton_dict.json`` (``{ytid: [start, stop), "_counter": N}``; some ids start with ``_``), the "downloaded" videos
+``videos/<Category>/<ytid>.mp4`` (25 fps stick figure with sound), the extracted audio ``audio/<Category>/<ytid>.wav``
+(mono 16 kHz, as the Solos dev scripts make it), pseudo ground-truth ``midi/<Category>/<ytid>.mid`` (what ``prepare
+--task transcribe`` would write) and ``SYNTHETIC.json``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
         index[ytid] = [counter, counter + frames]
         counter += frames
         id_lists[category].append(ytid)
-        stamps[category][ytid] = [[0, frames]]
+        stamps[category][ytid] = [[0, frames - 1]]  # [first, last], both included, as the Solos tools write
         for folder in ("audio", "videos", "midi"):
             (out / folder / category).mkdir(parents=True, exist_ok=True)
         sf.write(out / "audio" / category / f"{ytid}.wav", take.mix, SAMPLE_RATE, subtype="PCM_16")
@@ -89,7 +89,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
         fps=FPS,
         sample_rate=SAMPLE_RATE,
         skeleton_layout="solos47",
-        timestamps="[start_frame, end_frame) at 25 fps",
+        timestamps="[first_frame, last_frame] at 25 fps, both included",
         recordings=recordings,
     )
     return out
