@@ -34,7 +34,7 @@ import logging
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.base import ClipDataModule
 from datamodules.samplers import MultilabelBalancedSampler
+from music.edit import PIANO_RANGE
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,11 @@ WINDOW_FRAMES = 100
 SAMPLE_RATE = 16000
 STACK = 5
 PAD_LOGIT = -30.0  # logit of the frames that pad a short last segment (probability ~0: no key)
-PIANO_KEYS = 88
-LOWEST_PITCH = 21
+PIANO_KEYS = 88  # column k of the release's 88-wide arrays is MIDI pitch PIANO_RANGE[0] + k
 KEY_COLUMNS = {51: (15, 65), 88: (0, 87)}  # inclusive columns of the 88-wide arrays
 SPLIT_DIRS = {"train": "training", "val": "testing", "test": "testing"}
-Stage = Literal["video2roll", "roll2midi", "perfnet", "refine"]
+STAGES = ("video2roll", "roll2midi", "perfnet", "refine")  # Audeo's stages, in training order (docs/AUDEO.md)
+Stage = Literal[STAGES]
 _SEGMENT_NAME = re.compile(r"^(\d+)-(\d+)$")
 _FRAME_NAME = re.compile(r"^frame(\d+)$")
 
@@ -71,8 +72,8 @@ def key_range(keys: int) -> tuple[int, int]:
 
 
 def lowest_pitch(keys: int) -> int:
-    """MIDI pitch of row 0 of a ``keys``-key roll."""
-    return LOWEST_PITCH + key_range(keys)[0]
+    """MIDI pitch of row 0 of a ``keys``-key roll (51 keys: 36, 88 keys: 21); row k is this pitch + k."""
+    return PIANO_RANGE[0] + key_range(keys)[0]
 
 
 def video_order(name: str) -> tuple:
@@ -357,8 +358,8 @@ class AudeoDataModule(ClipDataModule):
         max_videos: Optional[int] = None,
     ) -> None:
         super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
-        if stage not in ("video2roll", "roll2midi", "perfnet", "refine"):
-            raise ValueError(f"AudeoDataModule: unknown stage {stage!r} (video2roll, roll2midi, perfnet, refine)")
+        if stage not in STAGES:
+            raise ValueError(f"AudeoDataModule: unknown stage {stage!r} ({', '.join(STAGES)})")
         key_range(num_keys)
         self.stage = stage
         self.keys = int(num_keys)
@@ -425,7 +426,8 @@ class AudeoDataModule(ClipDataModule):
         """The pseudo-GT MIDI segments of one video."""
         return list_segments(self.data_root / "midi" / SPLIT_DIRS[split] / video)
 
-    def _roll_folder(self) -> Optional[Path]:
+    def roll_folder(self) -> Optional[Path]:
+        """The folder of this stage's input rolls (``roll_dir`` or the release's default); None = the pseudo GT."""
         if self.roll_dir is not None:
             if not self.roll_dir.is_dir():
                 raise FileNotFoundError(f"AudeoDataModule: roll_dir {self.roll_dir} does not exist")
@@ -436,7 +438,8 @@ class AudeoDataModule(ClipDataModule):
         if self.stage == "roll2midi":
             raise FileNotFoundError(
                 f"AudeoDataModule: Video2Roll estimates {default} do not exist; write them with a trained Video2Roll "
-                "(`make audeo-pipeline`, or AudeoDataModule.export_roll_estimates) and pass --data.init_args.roll_dir"
+                "(`make audeo` runs every stage in order; one step: `python -m models.audeo.pipeline estimates`) and "
+                "pass --data.init_args.roll_dir"
             )
         return None
 
@@ -450,7 +453,7 @@ class AudeoDataModule(ClipDataModule):
             labels = [self.labels(split, v.name, v.numbers) for v in videos]
             return FrameStackDataset(videos, labels)
         if self.stage == "roll2midi":
-            folder = self._roll_folder()
+            folder = self.roll_folder()
             pairs = []
             for name in self.video_names(split):
                 segments = []
@@ -467,7 +470,7 @@ class AudeoDataModule(ClipDataModule):
         return RollAudioDataset(self._roll_audio_items(split))
 
     def _roll_audio_items(self, split: str) -> list[tuple[np.ndarray, np.ndarray, dict]]:
-        folder = self._roll_folder() if self.stage == "refine" else None
+        folder = self.roll_folder() if self.stage == "refine" else None
         if self.stage == "refine" and folder is None:
             log.warning("AudeoDataModule: no Roll2Midi results; the refine stage reads the pseudo-GT MIDI as its input")
         items = []
@@ -514,7 +517,9 @@ class AudeoDataModule(ClipDataModule):
 
         log.warning("AudeoDataModule: no audio for %s; rendering its pseudo-GT MIDI with FluidSynth", video)
         roll = np.concatenate([read_segment(s.path, "midi", 88, frames=s.end - s.start) for s in segments])
-        audio = render(roll_to_midi((roll.T > 0).astype(np.float32), FPS, low=LOWEST_PITCH), sample_rate=SAMPLE_RATE)
+        audio = render(
+            roll_to_midi((roll.T > 0).astype(np.float32), FPS, low=lowest_pitch(PIANO_KEYS)), sample_rate=SAMPLE_RATE
+        )
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f".{cache.stem}.tmp{os.getpid()}.npy")
         np.save(tmp, audio.astype(np.float32))
@@ -558,76 +563,6 @@ class AudeoDataModule(ClipDataModule):
             raise FileNotFoundError(f"AudeoDataModule: no frames in {folder} for {missing[:3]}")
         return names
 
-    def export_roll_estimates(
-        self,
-        logits_fn: Callable[[torch.Tensor], torch.Tensor],
-        out: Path,
-        splits: Sequence[str] = ("train", "test"),
-        batch_size: int = 64,
-        threshold: float = 0.4,
-    ) -> Path:
-        """Run ``logits_fn`` ([B, 5, H, W] -> [B, K] logits) over every frame and write ``out`` in the release's
-        ``estimate_Roll`` layout (one npz per pseudo-GT segment, 'logit' and 'roll' (logit > thr) 88 wide)."""
-        out = Path(out)
-        for split in splits:
-            logits: dict[str, list[np.ndarray]] = {}
-            videos: dict[str, VideoFrames] = {}
-            for video, stacks in self.iter_video_stacks(split, batch_size):
-                with torch.no_grad():
-                    values = logits_fn(torch.from_numpy(stacks)).float().cpu().numpy()
-                logits.setdefault(video.name, []).append(values)
-                videos[video.name] = video
-            for name, chunks in logits.items():
-                table = np.concatenate(chunks)
-                numbers = videos[name].numbers
-                for seg in self.segments(split, name):
-                    rows = np.arange(seg.start, seg.end) - numbers[0]
-                    valid = (rows >= 0) & (rows < len(numbers))
-                    segment = np.zeros((seg.end - seg.start, self.keys), dtype=np.float32)
-                    segment[valid] = table[rows[valid]]
-                    probs = 1.0 / (1.0 + np.exp(-segment))
-                    write_segment(
-                        out / SPLIT_DIRS[split] / name / seg.path.name,
-                        logit=widen(segment, self.keys),
-                        roll=widen((probs >= threshold).astype(np.int64), self.keys),
-                    )
-        return out
-
-    def export_midi_results(
-        self,
-        probs_fn: Callable[[torch.Tensor], torch.Tensor],
-        out: Path,
-        splits: Sequence[str] = ("test",),
-        threshold: float = 0.5,
-    ) -> Path:
-        """Run ``probs_fn`` ([B, K, 100] Video2Roll probabilities -> [B, K, 100] Midi probabilities) over
-        non-overlapping 4-s windows and write ``out`` in the release's ``Roll2Midi_results`` layout ('midi' int,
-        [50, keys])."""
-        out = Path(out)
-        if self.stage != "roll2midi":
-            raise RuntimeError("AudeoDataModule.export_midi_results needs stage='roll2midi'")
-        folder = self._roll_folder()
-        for split in splits:
-            for name in self.video_names(split):
-                segments = self.segments(split, name)
-                logits = [
-                    read_segment(folder / SPLIT_DIRS[split] / name / seg.path.name, "logit", self.keys, fill=PAD_LOGIT)
-                    for seg in segments
-                ]
-                starts = list(range(0, len(segments) - 1, 2))  # non-overlapping 4-s windows, as released inference
-                if len(segments) % 2:
-                    starts.append(max(0, len(segments) - 2))  # ... plus one covering an odd last segment
-                for i in starts:
-                    pair = logits[i : i + 2]
-                    window = np.concatenate(pair + [np.full_like(pair[0], PAD_LOGIT)] * (2 - len(pair)))  # [100, K]
-                    with torch.no_grad():
-                        probs = probs_fn(torch.sigmoid(torch.from_numpy(window.T.copy()))[None])
-                    midi = (probs[0].float().cpu().numpy() >= threshold).astype(np.int64).T  # [100, K]
-                    for half, seg in enumerate(segments[i : i + 2]):
-                        block = midi[half * SEGMENT_FRAMES : half * SEGMENT_FRAMES + seg.end - seg.start]
-                        write_segment(out / SPLIT_DIRS[split] / name / seg.path.name, midi=block)
-        return out
-
 
 __all__ = [
     "AudeoDataModule",
@@ -637,6 +572,8 @@ __all__ = [
     "RollWindowDataset",
     "VideoFrames",
     "cache_frames",
+    "STAGES",
+    "Stage",
     "key_range",
     "list_segments",
     "lowest_pitch",

@@ -1,4 +1,5 @@
-"""AudeoDataModule on the synthetic Audeo-format data (release layout, docs/DATASETS.md §5): stages, alignment, errors."""
+"""AudeoDataModule on the synthetic Audeo-format data (release layout, docs/DATASETS.md §5): stages, alignment,
+errors."""
 
 from __future__ import annotations
 
@@ -11,18 +12,13 @@ import torch
 
 from datamodules.audeo import AudeoDataModule, list_segments, read_labels, read_segment
 from datamodules.synthetic import ensure
-
-MINUTES = 0.5
+from tests.helpers.audeo_data import MINUTES
+from tests.helpers.audeo_data import audeo_dm as _dm
 
 
 @pytest.fixture(scope="module")
 def root() -> Path:
     return ensure("audeo", MINUTES, 0)
-
-
-def _dm(stage: str, tmp_path: Path, **kwargs) -> AudeoDataModule:
-    kwargs.setdefault("frame_size", (20, 180))
-    return AudeoDataModule(stage=stage, synthetic_minutes=MINUTES, batch_size=4, cache_dir=str(tmp_path), **kwargs)
 
 
 def test_video2roll_items_match_labels(root: Path, tmp_path: Path) -> None:
@@ -83,20 +79,6 @@ def test_perfnet_items_pair_roll_and_audio(tmp_path: Path) -> None:
     assert float(item["audio"].abs().max()) > 0.0
 
 
-def test_export_roll_estimates_round_trip(root: Path, tmp_path: Path) -> None:
-    dm = _dm("video2roll", tmp_path / "cache")
-    out = dm.export_roll_estimates(lambda x: torch.full((len(x), 51), 2.0), tmp_path / "est", splits=("test",))
-    video = dm.video_names("test")[0]
-    for seg in list_segments(root / "midi" / "testing" / video):
-        written = np.load(out / "testing" / video / seg.path.name)
-        assert written["logit"].shape == (seg.end - seg.start, 88)
-        assert np.all(written["logit"][:, 15:66] == 2.0) and np.all(written["logit"][:, :15] == 0)
-        assert np.all(written["roll"][:, 15:66] == 1)
-    reader = _dm("roll2midi", tmp_path / "cache", roll_dir=str(out))
-    window = reader.build_dataset(root, "test")[0]
-    assert torch.allclose(window["roll_prob"][:, :50], torch.sigmoid(torch.tensor(2.0)))
-
-
 def test_bad_roots_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         AudeoDataModule(root=str(tmp_path / "nowhere")).setup("fit")
@@ -111,18 +93,3 @@ def test_bad_roots_name_the_path(tmp_path: Path) -> None:
         _dm("roll2midi", tmp_path, roll_dir=str(tmp_path / "missing")).setup("fit")
     with pytest.raises(ValueError, match="keys"):
         AudeoDataModule(num_keys=60)
-
-
-def test_export_midi_results_release_layout(root: Path, tmp_path: Path) -> None:
-    dm = _dm("roll2midi", tmp_path / "cache")
-    out = dm.export_midi_results(lambda probs: (probs > 0.5).float(), tmp_path / "r2m")
-    video = dm.video_names("test")[0]
-    files = sorted((out / "testing" / video).glob("*.npz"), key=lambda p: int(p.stem.split("-")[0]))
-    assert files and files[0].name == "0-50.npz"
-    midi = np.load(files[0])["midi"]
-    assert midi.shape == (50, 51) and midi.dtype.kind == "i"  # the release's Roll2Midi_results: keys 15..65 only
-    estimate = read_segment(root / "estimate_Roll" / "testing" / video / files[0].name, "logit", 51)
-    np.testing.assert_array_equal(midi, (estimate > 0).astype(np.int64))  # sigmoid(logit) > 0.5 <=> logit > 0
-    refine = _dm("refine", tmp_path / "cache", roll_dir=str(out))
-    item = refine.build_dataset(root, "test")[0]
-    np.testing.assert_array_equal(item["roll"].numpy(), midi.T.astype(np.float32))

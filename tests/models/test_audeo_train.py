@@ -13,23 +13,10 @@ import torch
 from datamodules.audeo import AudeoDataModule
 from datamodules.synthetic import ensure
 from models.audeo import Audeo
+from tests.helpers.presets import debug_init_args
 
 MINUTES = 0.5
-TINY = {
-    "widths": (8, 16, 32, 64),
-    "feature_channels": 16,
-    "top_channels": 8,
-    "frame_size": (20, 180),
-    "generator_down": (8, 16, 16, 32, 32, 32),
-    "generator_up": (16, 16, 8, 8, 4),
-    "discriminator_layers": ((8, 2, False), (16, 2, True), (16, 2, True), (32, 1, True)),
-    "perfnet_down": (32, 64, 128),
-    "perfnet_up": (64, 64),
-    "perfnet_width": 64,
-    "perfnet_bands": (2, 4),
-    "refine_channels": (8, 16, 16, 32, 32),
-    "griffin_lim_iters": 2,
-}
+TINY = debug_init_args("audeo_all_stages")  # experiments/debug/audeo_all_stages.yaml
 
 
 def _dm(stage: str, tmp_path: Path, **kwargs) -> AudeoDataModule:
@@ -95,6 +82,15 @@ def test_roll2midi_gan_steps_both_optimisers(tmp_path: Path, capsys: pytest.Capt
     row = next(line for line in printed.splitlines() if line.startswith("Roll2Midi Net TS=0.5"))
     measured_f1 = 100 * float(trainer.callback_metrics["test/roll2midi_ts50/f1_micro"])
     assert row.split("|")[-1].split() == [f"{measured_f1:.1f}", "60.4"]  # measured beside the paper's
+
+
+def test_generated_and_reference_examples(tmp_path: Path) -> None:
+    dm = _dm("roll2midi", tmp_path)
+    dm.setup("fit")
+    batch = dm.collate([dm.dataset("train")[i] for i in (0, 1)])
+    examples = Audeo(stage="roll2midi", **TINY).eval().generate_examples(batch)
+    assert [e.role for e in examples] == ["generated", "reference"] * 2  # the pseudo GT is the reference
+    assert all(e.name.endswith("_pseudo_gt") == (e.role == "reference") for e in examples)
 
 
 def _fit_steps(model: Audeo, batch: dict, steps: int) -> list[float]:

@@ -11,218 +11,64 @@
    by FluidSynth at 16 kHz; or the deep path: PerfNet (PerformanceNet, Wang & Yang 2019: roll -> log-magnitude
    spectrogram, window 2048, hop 256, 576 bins) + a 5-level U-Net refinement trained with L1, then Griffin-Lim.
 
-One LightningModule, ``stage`` selects what trains: ``video2roll``, ``roll2midi``, ``perfnet`` or ``refine``. Earlier
-stages come from their checkpoints by path (``video2roll_ckpt``, ``roll2midi_ckpt``, ``perfnet_ckpt``) and stay
-frozen; they are saved inside the later stage's checkpoint, so the last checkpoint of a chain generates end to end.
+One LightningModule, ``stage`` selects what trains: ``video2roll``, ``roll2midi``, ``perfnet`` or ``refine`` (the stage
+table ``AUDEO_STAGES``, run by :class:`models.staged.StagedModule`). Earlier stages come from their checkpoints by path
+(``video2roll_ckpt``, ``roll2midi_ckpt``, ``perfnet_ckpt``) and stay frozen; they are saved inside the later stage's
+checkpoint, so the last checkpoint of a chain generates end to end (``make audeo`` runs the chain;
+models/audeo/pipeline.py writes each stage's outputs for the next).
 Facts the paper leaves open follow the released code (shlizee/Audeo): 51 keys (MIDI 36-86), Adam 1e-3 with
 ReduceLROnPlateau (patience 2) for Video2Roll, two Adam(5e-4) for the GAN, 20000 balanced draws per epoch.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
+from datamodules.audeo import FPS, SAMPLE_RATE, STAGES, Stage, lowest_pitch
+from models.audeo.networks import PerfNet, Video2RollNet, roll2midi_generator
+from models.audeo.table1 import TABLE1_STATS, format_table1
 from models.generation import Example
-from models.nn.feature_pyramid import CrossScaleAttention, ResidualTransform
-from models.nn.multiband import MultiBandResidual
-from models.nn.patchgan import DEFAULT_LAYERS, PatchDiscriminator
-from models.nn.resnet import ResNetBackbone
-from models.nn.se import ContextGate
+from models.nn.patchgan import DEFAULT_LAYERS, PatchDiscriminator, gan_init
+from models.nn.spectral import griffin_lim, log_spectrogram
 from models.nn.unet import UNet
+from models.staged import StagedModule, StageSpec
 
-log = logging.getLogger(__name__)
-
-Stage = Literal["video2roll", "roll2midi", "perfnet", "refine"]
-STAGES = ("video2roll", "roll2midi", "perfnet", "refine")
-TRAINS = {"video2roll": "video2roll", "roll2midi": "generator", "perfnet": "perfnet", "refine": "refiner"}
-LOWEST_PITCH = {51: 36, 88: 21}  # §4: 51 keys = MIDI 36..86 (released code: columns 15..65 of 88)
-FPS = 25
-SAMPLE_RATE = 16000
-
-
-# ------------------------------------------------------------------------------------------------------- networks
-class Video2RollNet(nn.Module):
-    """Multi-scale feature-attention ResNet-18 (§3 "Video2Roll Net", Fig. 2): [B, 5, H, W] -> key logits [B, K]."""
-
-    def __init__(
-        self,
-        keys: int = 51,
-        in_frames: int = 5,
-        widths: Sequence[int] = (64, 128, 256, 512),
-        blocks: Sequence[int] = (2, 2, 2, 2),
-        feature_channels: int = 128,
-        top_channels: int = 64,
-    ) -> None:
-        super().__init__()
-        self.backbone = ResNetBackbone(in_frames, widths, blocks, stem_kernel=11, stem_stride=2, stem_padding=4)
-        c = feature_channels
-        # feature transform (stage 2 is transformed twice, as it is two pyramid steps below the top)
-        self.transform2a = ResidualTransform(widths[1], c)
-        self.transform2b = ResidualTransform(c, c)
-        self.transform3 = ResidualTransform(widths[2], c)
-        self.transform4 = ResidualTransform(widths[3], c)
-        self.top = nn.Sequential(nn.Conv2d(widths[3], top_channels, 1), nn.BatchNorm2d(top_channels), nn.ReLU(True))
-        # top-down refinement: each level re-calibrated by the level above it
-        self.gate4 = ContextGate(c, top_channels)
-        self.gate3 = ContextGate(c, c)
-        self.gate2 = ContextGate(c, c)
-        self.correlation = CrossScaleAttention(c)
-        self.classifier = nn.Linear(c, keys)
-
-    def refined(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The refined levels (R1, R2, R3) on the grid of the last stage."""
-        _, c2, c3, c4 = self.backbone(x)
-        grid = tuple(c4.shape[-2:])
-        t2 = self.transform2b(self.transform2a(c2, size=tuple(c3.shape[-2:])), size=grid)
-        t3 = self.transform3(c3, size=grid)
-        t4 = self.transform4(c4, size=grid)
-        r3 = self.gate4(t4, self.top(c4))
-        r2 = self.gate3(t3, r3)
-        r1 = self.gate2(t2, r2)
-        return r1, r2, r3
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r1, r2, r3 = self.refined(x)
-        features = self.correlation(r1, r2, r3).mean(dim=(2, 3))
-        return self.classifier(features)
-
-
-def roll2midi_generator(
-    down: Sequence[int] = (64, 128, 256, 512, 1024, 1024),
-    up: Sequence[int] = (512, 256, 128, 64, 16),
-    down_dropout: Sequence[float] = (0.0, 0.0, 0.5, 0.5, 0.5, 0.5),
-    up_dropout: Sequence[float] = (0.5, 0.5, 0.5, 0.0, 0.0),
-) -> UNet:
-    """Roll2Midi's U-Net generator: 1 x keys x 100 probabilities -> 1 x keys x 100 Midi probabilities (sigmoid)."""
-    return UNet(1, 1, down, up, stride=1, down_dropout=down_dropout, up_dropout=up_dropout, out_activation="sigmoid")
-
-
-def gan_init(module: nn.Module) -> None:
-    """DCGAN initialisation used for both GAN networks: convs N(0, 0.02), BatchNorm weight N(1, 0.02), bias 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-
-
-class PerfNet(nn.Module):
-    """PerformanceNet (Wang & Yang, AAAI 2019) as Audeo's deep synthesizer: roll [B, K, T] -> log-spectrogram [B, F, T].
-
-    ContourNet: a 1-D U-Net over time whose input channels are the keys' roll and onset roll (the onset/offset
-    conditioning of the original, here concatenated to the input); TextureNet: multi-band residual blocks with 2, 4, 8,
-    16 bands; a final conv to the frequency bins.
-    """
-
-    def __init__(
-        self,
-        keys: int = 51,
-        n_bins: int = 576,
-        down: Sequence[int] = (256, 512, 1024, 2048, 4096),
-        up: Sequence[int] = (2048, 1024, 1024, 1024),
-        width: int = 1024,
-        bands: Sequence[int] = (2, 4, 8, 16),
-    ) -> None:
-        super().__init__()
-        self.contour = UNet(2 * keys, width, down, up, stride=2, dims=1, norm="instance")
-        self.texture = nn.Sequential(*[MultiBandResidual(width, b) for b in bands])
-        self.head = nn.Conv1d(width, n_bins, 3, padding=1)
-
-    def forward(self, roll: torch.Tensor) -> torch.Tensor:
-        onset = F.relu(roll - F.pad(roll, (1, 0))[..., :-1])
-        x = self.contour(torch.cat([roll, onset], dim=1))
-        return self.head(F.leaky_relu(self.texture(x), 0.01))
-
-
-def log_spectrogram(audio: torch.Tensor, n_fft: int = 2048, hop: int = 256, n_bins: int = 576) -> torch.Tensor:
-    """log(1 + |STFT|) of [B, N] audio, Hann window, centred frames, the lowest ``n_bins`` bins: [B, n_bins, T]
-    (2 s at 16 kHz -> 126 frames; bin 576 is 4.5 kHz, above the top piano key, §4.1)."""
-    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    spec = torch.stft(audio, n_fft, hop, window=window, center=True, return_complex=True).abs()
-    return torch.log1p(spec[:, :n_bins])
-
-
-def griffin_lim(log_spec: np.ndarray, n_fft: int = 2048, hop: int = 256, n_iter: int = 32, length: int | None = None):
-    """Waveform from a [F, T] log(1 + magnitude) spectrogram (bins above F are silent): Griffin & Lim (1984) with
-    the fast momentum of Perraudin et al. (2013), in torch (librosa's version spends ~1 min JIT-compiling on first use
-    on a small CPU; torchaudio does not install here)."""
-    spec = torch.as_tensor(np.asarray(log_spec, dtype=np.float32))
-    magnitude = torch.zeros(n_fft // 2 + 1, spec.shape[1])
-    magnitude[: spec.shape[0]] = torch.expm1(spec.clamp_min(0.0))
-    window = torch.hann_window(n_fft)
-    generator = torch.Generator().manual_seed(0)
-    angles = torch.exp(2j * math.pi * torch.rand(magnitude.shape, generator=generator))
-    previous = torch.zeros_like(angles)
-    length = length or hop * (spec.shape[1] - 1)
-    for _ in range(max(1, n_iter)):
-        audio = torch.istft(magnitude * angles, n_fft, hop, window=window, length=length)
-        rebuilt = torch.stft(audio, n_fft, hop, window=window, return_complex=True)
-        accelerated = rebuilt - 0.99 * previous
-        previous = rebuilt
-        angles = accelerated / accelerated.abs().clamp_min(1e-8)
-    audio = torch.istft(magnitude * angles, n_fft, hop, window=window, length=length)
-    return audio.numpy().astype(np.float32)
-
-
-TABLE1_STATS = ("precision", "recall", "accuracy", "f1")
-# Audeo Table 1 (%, frame level; TS = 0.4 unless stated), Pseudo Midi Evaluation set (Paul Barton, Bach WTC).
-TABLE1 = {
-    "ResNet [33]": (64.3, 54.7, 40.4, 49.7),
-    "ResNet+Aggregation+slope [33]": (61.5, 57.3, 41.2, 50.8),
-    "Video2Roll Net": (61.2, 65.6, 46.4, 56.4),
-    "Roll2Midi Net TS=0.4": (60.0, 77.0, 50.6, 61.5),
-    "Roll2Midi Net TS=0.5": (65.1, 69.9, 50.8, 60.4),
+# Audeo's stages (names: datamodules.audeo.STAGES, shared with the DataModule): the network each trains, the checkpoint
+# argument later stages load it from, the hyper-parameters that size it (an earlier stage's come from its checkpoint).
+AUDEO_STAGES = {
+    "video2roll": StageSpec(
+        "video2roll",
+        ckpt="video2roll_ckpt",
+        sizes=("widths", "blocks", "feature_channels", "top_channels", "frame_size"),
+    ),
+    "roll2midi": StageSpec(
+        "generator",
+        ckpt="roll2midi_ckpt",
+        sizes=("generator_down", "generator_up", "generator_down_dropout", "generator_up_dropout"),
+        aux=("discriminator",),
+    ),
+    "perfnet": StageSpec(
+        "perfnet",
+        ckpt="perfnet_ckpt",
+        sizes=("n_bins", "spec_frames", "perfnet_down", "perfnet_up", "perfnet_width", "perfnet_bands"),
+    ),
+    "refine": StageSpec("refiner", ckpt="refine_ckpt", sizes=("refine_channels",), needs=("perfnet",)),
 }
-
-
-def format_table1(rows: dict[str, Sequence[float]], dataset: str) -> str:
-    """Table 1's layout: measured precision / recall / accuracy / F1 (%) next to the paper's, rows as in the paper."""
-    head = f"{'Model':32s} | " + " | ".join(f"{s[:4].title():>5s} {'paper':>5s}" for s in TABLE1_STATS)
-    lines = [f"Audeo Table 1 (frame level, micro, %) on {dataset}", head, "-" * len(head)]
-    for name, paper in TABLE1.items():
-        measured = rows.get(name)
-        cells = [("  n/a" if measured is None else f"{measured[i]:5.1f}") + f" {paper[i]:5.1f}" for i in range(4)]
-        lines.append(f"{name:32s} | " + " | ".join(cells))
-    lines.append("n/a: not measured in this run (the ResNet baselines of [33] are not part of Audeo).")
-    return "\n".join(lines)
-
-
-# the hyper-parameters that size each network (an earlier stage's come from its checkpoint)
-NET_HPARAMS = {
-    "video2roll": ("widths", "blocks", "feature_channels", "top_channels", "frame_size"),
-    "generator": ("generator_down", "generator_up", "generator_down_dropout", "generator_up_dropout"),
-    "perfnet": ("n_bins", "spec_frames", "perfnet_down", "perfnet_up", "perfnet_width", "perfnet_bands"),
-    "refiner": ("refine_channels",),
-}
-
-
-def _plain(value: Any) -> Any:
-    """Lists and tuples compare equal (YAML gives lists, defaults are tuples)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _frozen(module: nn.Module) -> nn.Module:
-    module.eval()
-    for parameter in module.parameters():
-        parameter.requires_grad_(False)
-    return module
+if tuple(AUDEO_STAGES) != STAGES:
+    raise ImportError(f"Audeo's stage table {tuple(AUDEO_STAGES)} must list the DataModule's stages {STAGES}")
 
 
 # ---------------------------------------------------------------------------------------------------- lightning
-class Audeo(pl.LightningModule):
+class Audeo(StagedModule):
     """Audeo, one stage at a time (see the module docstring). Every default is the paper's / the released code's.
 
     Args:
@@ -246,6 +92,9 @@ class Audeo(pl.LightningModule):
         frame_size: (height, width) of the keyboard crops (100, 900).
         video2roll_ckpt, roll2midi_ckpt, perfnet_ckpt, refine_ckpt: earlier stages' checkpoints (frozen here).
     """
+
+    STAGES = AUDEO_STAGES
+    MATCHING = ("num_keys",)  # an earlier stage must have been trained on the same keys
 
     def __init__(
         self,
@@ -286,33 +135,14 @@ class Audeo(pl.LightningModule):
         refine_ckpt: Optional[str] = None,
     ) -> None:
         super().__init__()
-        if stage not in STAGES:
-            raise ValueError(f"Audeo: unknown stage {stage!r}; one of {STAGES}")
-        if num_keys not in LOWEST_PITCH:
-            raise ValueError(f"Audeo: num_keys must be 51 or 88, got {num_keys}")
+        try:
+            self.low_pitch = lowest_pitch(num_keys)
+        except ValueError as error:
+            raise ValueError(f"Audeo: num_keys must be 51 or 88, got {num_keys}") from error
         self.save_hyperparameters()
-        self.stage = stage
         self.keys = num_keys
-        self.low_pitch = LOWEST_PITCH[num_keys]
         self.automatic_optimization = stage != "roll2midi"
-        self.checkpoints = {
-            "video2roll": video2roll_ckpt,
-            "generator": roll2midi_ckpt,
-            "perfnet": perfnet_ckpt,
-            "refiner": refine_ckpt,
-        }
-        trains = TRAINS[stage]
-        self.trains = trains
-        wanted = {trains} | {name for name, path in self.checkpoints.items() if path}
-        if stage == "refine":
-            wanted.add("perfnet")
-        self.video2roll = self._build("video2roll") if "video2roll" in wanted else None
-        self.generator = self._build("generator") if "generator" in wanted else None
-        self.discriminator = self._build("discriminator") if stage == "roll2midi" else None
-        self.perfnet = self._build("perfnet") if "perfnet" in wanted else None
-        self.refiner = self._build("refiner") if "refiner" in wanted else None
-        self._loaded: set[str] = set()
-        self._load_stage_checkpoints(required=False)
+        self.build_stages(stage)
         self._metrics = nn.ModuleDict()
         # evaluation loss as a sample-weighted torchmetrics mean: exact under DDP (self.log's mean of rank means is not)
         self._eval_loss = nn.ModuleDict({split: MeanMetric() for split in ("val", "test")})
@@ -332,83 +162,9 @@ class Audeo(pl.LightningModule):
             return PatchDiscriminator(1, hp.discriminator_layers).apply(gan_init)
         if name == "perfnet":
             return PerfNet(hp.num_keys, hp.n_bins, hp.perfnet_down, hp.perfnet_up, hp.perfnet_width, hp.perfnet_bands)
-        return UNet(1, 1, hp.refine_channels, stride=2, out_activation="relu")
-
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False) -> Any:
-        """Also builds the networks that the state holds but this configuration lacks (e.g. ``cli.py generate``
-        with a roll2midi checkpoint that carries its Video2Roll), so one checkpoint generates end to end."""
-        for name in ("video2roll", "generator", "discriminator", "perfnet", "refiner"):
-            if getattr(self, name) is None and any(key.startswith(f"{name}.") for key in state_dict):
-                setattr(self, name, self._build(name).to(self.device))
-                if name not in (self.trains, "discriminator"):
-                    _frozen(getattr(self, name))
-                self._loaded.add(name)
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-    # ------------------------------------------------------------------------------------------------ chaining
-    def _load_stage_checkpoints(self, required: bool) -> None:
-        """Load (and freeze) the earlier stages from their checkpoints; ``required`` makes a missing file an error."""
-        for name, path in self.checkpoints.items():
-            if path and name not in self._loaded:
-                self._load_net(name, Path(path), required)  # the trained stage's own checkpoint = warm start
-
-    def _load_net(self, name: str, path: Path, required: bool) -> None:
-        net = getattr(self, name)
-        if not path.is_file():
-            if required:
-                raise FileNotFoundError(f"Audeo: {name} checkpoint {path} does not exist (train that stage first)")
-            return
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as error:  # noqa: BLE001 - re-raised with the file named
-            raise RuntimeError(f"Audeo: cannot read checkpoint {path}: {error}") from error
-        state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-        if not isinstance(state, dict):
-            raise RuntimeError(f"Audeo: {path} holds no state_dict")
-        prefix = f"{name}."
-        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if not weights:
-            raise RuntimeError(f"Audeo: checkpoint {path} has no {name} weights (keys start with {sorted(state)[:3]})")
-        net = self._adopt_sizes(name, checkpoint.get("hyper_parameters") or {}, path) or net
-        try:
-            net.load_state_dict(weights)
-        except RuntimeError as error:
-            raise RuntimeError(f"Audeo: {name} weights in {path} do not fit this configuration: {error}") from error
-        if name != self.trains:
-            _frozen(net)
-        self._loaded.add(name)
-        log.info("Audeo: loaded %s from %s", name, path)
-
-    def _adopt_sizes(self, name: str, hyper: dict[str, Any], path: Path) -> Optional[nn.Module]:
-        """An earlier stage keeps the sizes it was trained with: take them from its checkpoint's hyper-parameters
-        (and record them in this model's, so this stage's checkpoint rebuilds the same networks)."""
-        if "num_keys" in hyper and int(hyper["num_keys"]) != self.keys:
-            raise ValueError(f"Audeo: {path} was trained with {hyper['num_keys']} keys, this model has {self.keys}")
-        changed = {
-            key: hyper[key]
-            for key in NET_HPARAMS[name]
-            if key in hyper and _plain(hyper[key]) != _plain(self.hparams[key])
-        }
-        if not changed:
-            return None
-        self.hparams.update(changed)
-        log.info("Audeo: %s takes the sizes of %s: %s", name, path, changed)
-        net = self._build(name).to(self.device)
-        setattr(self, name, net)
-        return net
-
-    def setup(self, stage: str) -> None:
-        self._load_stage_checkpoints(required=stage == "fit")
-        if self.stage == "refine" and "perfnet" not in self._loaded:
-            raise FileNotFoundError("Audeo: the refine stage needs perfnet_ckpt (a trained PerfNet checkpoint)")
-
-    def train(self, mode: bool = True) -> Audeo:
-        super().train(mode)
-        for name in ("video2roll", "generator", "perfnet", "refiner"):
-            net = getattr(self, name)
-            if net is not None and name != self.trains:
-                net.eval()
-        return self
+        if name == "refiner":
+            return UNet(1, 1, hp.refine_channels, stride=2, out_activation="relu")
+        raise KeyError(f"Audeo: no network {name!r}")
 
     # --------------------------------------------------------------------------------------------- inference
     def roll_logits(self, frames: torch.Tensor) -> torch.Tensor:
@@ -426,12 +182,6 @@ class Audeo(pl.LightningModule):
         if self.refiner is not None and (self.trains == "refiner" or "refiner" in self._loaded):
             spec = self.refiner(spec[:, None])[:, 0]
         return spec
-
-    def _need(self, name: str) -> nn.Module:
-        net = getattr(self, name)
-        if net is None:
-            raise RuntimeError(f"Audeo: this model has no {name}; give that stage's checkpoint or train that stage")
-        return net
 
     # -------------------------------------------------------------------------------------------------- metrics
     def _metric(self, split: str, name: str, threshold: float, average: str) -> nn.Module:
@@ -640,19 +390,22 @@ class Audeo(pl.LightningModule):
             target = batch["roll"][..., 0].T
             pred = (probs >= self.hparams.threshold).float().cpu().numpy()
             examples.append(Example(f"{name}_roll", midi=self.roll_to_midi(pred), sample_rate=SAMPLE_RATE))
-            examples.append(Example(f"{name}_pseudo_gt", midi=self.roll_to_midi(target.cpu().numpy())))
+            examples.append(
+                Example(f"{name}_pseudo_gt", midi=self.roll_to_midi(target.cpu().numpy()), role="reference")
+            )
         elif self.stage == "roll2midi":
             for i in range(min(2, len(batch["roll"]))):
                 midi = self.transcribe_probs(batch["roll_prob"][i])
                 examples.append(Example(f"{name}_{i}_midi", midi=self.roll_to_midi(midi)))
                 target = self.roll_to_midi(batch["roll"][i].cpu().numpy())
-                examples.append(Example(f"{name}_{i}_pseudo_gt", midi=target))
+                examples.append(Example(f"{name}_{i}_pseudo_gt", midi=target, role="reference"))
         else:
             hp = self.hparams
             specs = self.spectrogram(batch["roll"][:1]).cpu().numpy()
             audio = griffin_lim(specs[0], hp.n_fft, hp.hop, hp.griffin_lim_iters, 2 * SAMPLE_RATE)
             examples.append(Example(f"{name}_{self.stage}", audio=audio, sample_rate=SAMPLE_RATE))
-            examples.append(Example(f"{name}_target", audio=batch["audio"][0].cpu().numpy(), sample_rate=SAMPLE_RATE))
+            target_audio = batch["audio"][0].cpu().numpy()
+            examples.append(Example(f"{name}_target", audio=target_audio, sample_rate=SAMPLE_RATE, role="reference"))
         return examples
 
     @torch.no_grad()
@@ -691,13 +444,4 @@ class Audeo(pl.LightningModule):
         )
 
 
-__all__ = [
-    "TABLE1",
-    "format_table1",
-    "Audeo",
-    "PerfNet",
-    "Video2RollNet",
-    "griffin_lim",
-    "log_spectrogram",
-    "roll2midi_generator",
-]
+__all__ = ["AUDEO_STAGES", "Audeo"]
