@@ -2,11 +2,10 @@
 
 For the first ``max_batches`` batches of each evaluation epoch, the model's ``generate_examples(batch)``
 (:class:`models.generation.GeneratesExamples`) gives :class:`models.generation.Example` objects; symbolic ones are
-rendered with FluidSynth (:func:`music.synth.render`). Examples whose name ends in a reference suffix
-(``truth``, ``pseudo_gt``, ``target``, ``gt``, ``reference`` after ``/`` or ``_``) or that carry
-``extra["role"] == "reference"`` are the references; the others are generated. Without reference examples the
-references come from the batch (:func:`batch_reference_audio`: the ``audio`` field, else a rendering of ``events``
-or ``roll``). KL pairs the i-th generated clip with the i-th reference clip.
+rendered with FluidSynth (:func:`music.synth.render`). Examples with ``role == "reference"`` are the references;
+the others (``role == "generated"``) are generated. Without reference examples the references come from the batch
+(:func:`batch_reference_audio`: the ``audio`` field, else a rendering of ``events`` or ``roll``). KL pairs the i-th
+generated clip with the i-th reference clip.
 
 Logged at epoch end (``pl_module.log``, so TensorBoard and ``trainer.callback_metrics`` get them) as
 ``<stage>/fad_<embedder>``, ``<stage>/kl_<embedder>``, ``<stage>/ndb``, ``<stage>/ndb_js``: the embedder's name is in
@@ -23,7 +22,6 @@ metric states are summed across processes, so the logged values cover all of the
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -40,12 +38,10 @@ from metrics.ndb import NDB, log_spectrogram_features
 
 log = logging.getLogger(__name__)
 
-REFERENCE_NAME = re.compile(r"(^|[/_])(truth|pseudo_gt|target|gt|reference)$")
-
 
 def is_reference(example: Any) -> bool:
     """Whether an :class:`~models.generation.Example` is a reference (ground truth) rather than generated."""
-    return example.extra.get("role") == "reference" or bool(REFERENCE_NAME.search(example.name))
+    return example.role == "reference"
 
 
 def example_audio(example: Any) -> np.ndarray:

@@ -27,14 +27,11 @@ instruments of a dataset and NLL is reported per instrument (the released code t
 
 from __future__ import annotations
 
-import logging
-import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -47,21 +44,16 @@ from models.nn.decoding import SearchResult, beam_search, decoder_step, sample
 from models.nn.gru_decoder import GRUDecoder
 from models.nn.keypoint_augment import random_affine
 from models.nn.pose_normalize import body_centred
+from models.nn.schedules import noam_factor
 from models.nn.stgcn import STGCN, STGCN_BLOCKS
 from models.nn.temporal_encoder import TemporalConvEncoder
 from models.nn.transformer_decoder import TransformerDecoder, sinusoidal_encoding
+from models.video_windows import VideoWindows, feature_windows, keypoint_windows
 from music import events as ev
-
-log = logging.getLogger(__name__)
 
 VisualInput = Literal["keypoints", "rgb", "flow"]
 Decoding = Literal["beam", "sample", "greedy"]
-
-
-def noam_factor(step: int, warmup_steps: int) -> float:
-    """Learning-rate factor of §4.1: linear warm-up to 1 over ``warmup_steps``, then ``sqrt(warmup / step)``."""
-    step = max(step, 1)
-    return min(step / warmup_steps, math.sqrt(warmup_steps / step))
+FEATURE_KIND = {"rgb": "effnet_lite0", "flow": "flow"}  # the datamodules.features extractor of each ablation
 
 
 class FoleyMusic(pl.LightningModule):
@@ -155,9 +147,9 @@ class FoleyMusic(pl.LightningModule):
         self.max_events = max_events
         self.memory_positions = memory_positions
         self.zero_memory = zero_memory
-        self.nll = torch.nn.ModuleDict({stage: TokenNLL(ev.PAD) for stage in ("val", "test")})
+        self.nll = torch.nn.ModuleDict({split: TokenNLL(ev.PAD) for split in ("val", "test")})
         self.nll_by_instrument = torch.nn.ModuleDict(
-            {f"{stage}_{k}": TokenNLL(ev.PAD) for stage in ("val", "test") for k in range(len(INSTRUMENT_CLASSES))}
+            {f"{split}_{k}": TokenNLL(ev.PAD) for split in ("val", "test") for k in range(len(INSTRUMENT_CLASSES))}
         )
         self.last_nll: dict[str, dict[str, float]] = {}
         self.pose_frame: Optional[tuple[int, Optional[tuple[int, int]]]] = None  # body_centred's (centre, size joints)
@@ -307,19 +299,19 @@ class FoleyMusic(pl.LightningModule):
         self.log("train/acc", correct.sum() / tokens, batch_size=mask.shape[0])  # PAD excluded (§4.1 fix)
         return loss
 
-    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
+    def _eval_step(self, batch: dict[str, Any], split: str) -> None:
         logits, target = self.logits_and_target(batch)
         mask = target != ev.PAD
-        self.nll[stage].update(logits, target)
+        self.nll[split].update(logits, target)
         correct = ((logits.argmax(-1) == target) & mask).sum() / mask.sum().clamp_min(1)
-        self.log(f"{stage}/acc", correct, batch_size=target.shape[0], sync_dist=True)
+        self.log(f"{split}/acc", correct, batch_size=target.shape[0], sync_dist=True)
         instruments = batch.get("instrument")
         if instruments is not None:  # NLL per instrument (Tables 4-5)
             instruments = torch.as_tensor(instruments, device=target.device).view(-1)
             for inst in instruments.unique().tolist():
                 if 0 <= inst < len(INSTRUMENT_CLASSES):
                     rows = instruments == inst
-                    self.nll_by_instrument[f"{stage}_{inst}"].update(logits[rows], target[rows])
+                    self.nll_by_instrument[f"{split}_{inst}"].update(logits[rows], target[rows])
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -327,25 +319,25 @@ class FoleyMusic(pl.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step(batch, "test")
 
-    def _eval_epoch_end(self, stage: str) -> None:
+    def _eval_epoch_end(self, split: str) -> None:
         """Log the dataset-level token NLL and the NLL of every instrument seen; keep them in ``last_nll``."""
-        results = {"all": float(self.nll[stage].compute()["nll"])}
-        self.nll[stage].reset()
+        results = {"all": float(self.nll[split].compute()["nll"])}
+        self.nll[split].reset()
         with warnings.catch_warnings():  # every rank computes every metric (DDP-safe); unseen instruments give 0
             warnings.simplefilter("ignore")
             for k, cls in enumerate(INSTRUMENT_CLASSES):
-                metric = self.nll_by_instrument[f"{stage}_{k}"]
+                metric = self.nll_by_instrument[f"{split}_{k}"]
                 value = float(metric.compute()["nll"])
                 metric.reset()
                 if value > 0:
                     results[cls.name] = value
         if self._trainer is not None and self.trainer.sanity_checking:
             return
-        self.log(f"{stage}/nll", results["all"], prog_bar=True)
+        self.log(f"{split}/nll", results["all"], prog_bar=True)
         for name, value in results.items():
             if name != "all":
-                self.log(f"{stage}/nll/{name}", value)
-        self.last_nll[stage] = results
+                self.log(f"{split}/nll/{name}", value)
+        self.last_nll[split] = results
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
@@ -430,8 +422,23 @@ class FoleyMusic(pl.LightningModule):
             name = str(meta.get("key") or meta.get("name") or f"clip{i}")
             seq = result.tokens[i, : result.lengths[i]]
             examples.append(Example(f"{name}/generated", midi=self.events_to_midi(seq, program)))
-            examples.append(Example(f"{name}/truth", midi=ev.decode(batch["events"][i], program=program)))
+            truth = ev.decode(batch["events"][i], program=program)
+            examples.append(Example(f"{name}/truth", midi=truth, role="reference"))
         return examples
+
+    @torch.no_grad()
+    def generate_batches(self, batches: Iterable[dict[str, Any]]) -> list[tuple[Any, Any, int]]:
+        """(generated MIDI, true MIDI, program) for every clip of ``batches`` (batches with ``events`` and
+        ``instrument``), generated with the configured search; the model is left in eval mode."""
+        self.eval()
+        out = []
+        for batch in batches:
+            result = self.generate(self.visual(batch))
+            for i in range(result.tokens.shape[0]):
+                program = self.program_of(int(batch["instrument"][i]))
+                generated = self.events_to_midi(result.tokens[i, : result.lengths[i]], program)
+                out.append((generated, ev.decode(batch["events"][i], program=program), program))
+        return out
 
     def generate_from_video(
         self,
@@ -440,21 +447,37 @@ class FoleyMusic(pl.LightningModule):
         program: Optional[int] = None,
         transpose: int = 0,
     ) -> Example:
-        """Soundtrack for a whole video: keypoints (given, or extracted offline) or frame features -> 6-s windows ->
-        events (one batched search) -> one MIDI track (``program``, optionally transposed by ``transpose`` semitones,
-        §4.4) rendered by the caller."""
-        windows, duration = visual_windows(self, Path(video), None if keypoints is None else Path(keypoints))
+        """Soundtrack for a whole video: keypoints (given, or extracted offline) or frame features -> 6-s windows
+        covering the video (:mod:`models.video_windows`) -> events (one batched search) -> one MIDI track
+        (``program``, optionally transposed by ``transpose`` semitones, §4.4) rendered by the caller."""
+        windows = self.video_windows(video, keypoints)
         self.eval()
-        result = self.generate(windows.to(self.device))
-        midi = self._stitch(result, duration, int(self.hparams.default_program if program is None else program))
+        result = self.generate(windows.inputs.to(self.device))
+        midi = self._stitch(result, windows.duration, int(self.hparams.default_program if program is None else program))
         if transpose:
             from music.edit import transpose as transpose_midi
 
             midi = transpose_midi(midi, int(transpose))
-        return Example(Path(video).stem, midi=midi, extra={"windows": int(windows.shape[0])})
+        return Example(Path(video).stem, midi=midi, extra={"windows": windows.count})
+
+    def video_windows(self, video: str | Path, keypoints: Optional[str | Path] = None) -> VideoWindows:
+        """The model's visual input (:meth:`visual`) for the ``clip_seconds`` windows covering ``video``: keypoints in
+        the model's layout at ``fps``, or the frame features its ablation was trained with (``rgb``: EfficientNet-Lite0,
+        ``flow``: Farneback flow; 1 row per second)."""
+        h = self.hparams
+        clip = float(h.clip_seconds)
+        if self.visual_input == "keypoints":
+            windows = keypoint_windows(video, clip, float(h.fps), self.keypoint_layout, keypoints)
+            field = "keypoints"
+        else:
+            windows = feature_windows(video, FEATURE_KIND[self.visual_input], clip)
+            field = "visual_features"
+        windows.inputs = self.visual({field: windows.inputs})
+        return windows
 
     def _stitch(self, result: SearchResult, duration: float, program: int) -> Any:
-        """Concatenate the windows' MIDI, window k shifted by ``k * clip_seconds``, cut at the video's end."""
+        """Concatenate the windows' MIDI, window k shifted by ``k * clip_seconds`` and cut at its window's end (as
+        :meth:`events_to_midi` cuts a clip) and at the video's end."""
         import pretty_midi
 
         out = pretty_midi.PrettyMIDI()
@@ -463,91 +486,12 @@ class FoleyMusic(pl.LightningModule):
         for k in range(result.tokens.shape[0]):
             part = ev.decode(result.tokens[k, : result.lengths[k]], program=program)
             for note in (n for inst in part.instruments for n in inst.notes):
-                start, end = note.start + k * clip, min(note.end + k * clip, duration)
-                if start < duration and end > start:
+                stop = min((k + 1) * clip, duration)
+                start, end = note.start + k * clip, min(note.end + k * clip, stop)
+                if end > start:
                     track.notes.append(pretty_midi.Note(note.velocity, note.pitch, start, end))
         out.instruments.append(track)
         return out
-
-
-def _video_info(video: Path) -> tuple[float, float]:
-    """(native fps, duration in seconds) of ``video``."""
-    from datamodules.video import open_video
-
-    if not video.is_file():
-        raise FileNotFoundError(f"FoleyMusic.generate_from_video: video {video} does not exist")
-    reader = open_video(video)
-    return float(reader.fps), float(reader.duration)
-
-
-def _keypoint_source(video: Path, keypoints: Optional[Path], video_fps: float) -> tuple[Any, str, float]:
-    """(reader ``(first, count) -> [count, J, 3]``, source layout, source fps) of the video's keypoints: the given
-    OpenPose JSON folder (video rate) / Foley ``.npy`` (22 fps), or keypoints extracted offline from the video."""
-    from datamodules.keypoints import read_keypoints
-
-    if keypoints is None:
-        keypoints = _extract_keypoints(video)
-    sequence, layout = read_keypoints(keypoints)
-    fps = 22.0 if keypoints.suffix == ".npy" else video_fps
-
-    def read(first: int, count: int) -> np.ndarray:
-        out = np.zeros((count, sequence.shape[1], 3), dtype=np.float32)
-        lo, hi = max(first, 0), min(first + count, len(sequence))
-        if hi > lo:
-            out[lo - first : hi - first] = sequence[lo:hi]
-        return out
-
-    return read, layout, fps
-
-
-def _extract_keypoints(video: Path) -> Path:
-    """Keypoints of ``video`` extracted offline with ``prepare --task keypoints`` (OpenPose, else MediaPipe) into
-    ``<video dir>/<stem>_keypoints/<stem>/`` (OpenPose JSON, reused when present)."""
-    from datamodules.prepare import run
-
-    base = video.with_name(f"{video.stem}_keypoints")
-    folder = base / video.stem
-    if not (folder.is_dir() and any(folder.glob("*_keypoints.json"))):
-        log.warning("FoleyMusic: no keypoints given for %s; extracting them offline into %s", video, folder)
-        run("keypoints", video, base, progress=False)
-    if not folder.is_dir():
-        raise RuntimeError(f"FoleyMusic.generate_from_video: keypoint extraction wrote nothing to {folder}")
-    return folder
-
-
-def visual_windows(model: FoleyMusic, video: Path, keypoints: Optional[Path] = None) -> tuple[Tensor, float]:
-    """The model's visual input for consecutive ``clip_seconds`` windows covering ``video``: ``[W, T, J, C]``
-    keypoints (or ``[W, T, D]`` frame features) and the video's duration. The last window is padded (missing joints
-    / repeated frames)."""
-    fps_video, duration = _video_info(video)
-    clip, fps = float(model.hparams.clip_seconds), float(model.hparams.fps)
-    count = max(1, math.ceil(duration / clip - 1e-6))
-    if model.visual_input == "keypoints":
-        from datamodules.fields import keypoint_clip
-
-        read, layout, src_fps = _keypoint_source(video, keypoints, fps_video)
-        windows = [
-            keypoint_clip(read, layout, src_fps, k * clip, clip, fps, layout=model.keypoint_layout)
-            for k in range(count)
-        ]
-        batch = {"keypoints": torch.stack(windows)}
-    else:
-        batch = {"visual_features": _video_features(model, video, count, clip)}
-    return model.visual(batch), duration
-
-
-def _video_features(model: FoleyMusic, video: Path, count: int, clip: float) -> Tensor:
-    """Frame features ``[W, T, D]`` of the windows, from the extractor the ablation was trained with
-    (:mod:`datamodules.features`, 1 feature row per second)."""
-    from datamodules.features import video_features
-
-    kind = {"rgb": "effnet_lite0", "flow": "flow"}[model.visual_input]
-    features = torch.from_numpy(video_features(video, (kind,))[kind]).float()
-    per_window = max(1, int(round(clip)))
-    needed = count * per_window
-    if features.shape[0] < needed:
-        features = torch.cat([features, features[-1:].expand(needed - features.shape[0], -1)])
-    return features[:needed].reshape(count, per_window, -1)
 
 
 def token_nll_baseline(train_events: Tensor, eval_events: Tensor) -> float:
@@ -562,4 +506,4 @@ def token_nll_baseline(train_events: Tensor, eval_events: Tensor) -> float:
     return float(-logp[tokens].mean())
 
 
-__all__ = ["FoleyMusic", "noam_factor", "token_nll_baseline", "visual_windows"]
+__all__ = ["FoleyMusic", "token_nll_baseline"]

@@ -55,7 +55,7 @@ class Generator(pl.LightningModule):
         for i, audio in enumerate(batch["audio"].numpy()):
             examples.append(Example(f"clip{i}/generated", audio=generated_audio(audio)))
             if self.with_truth:
-                examples.append(Example(f"clip{i}/truth", audio=audio))
+                examples.append(Example(f"clip{i}/truth", audio=audio, role="reference"))
         return examples
 
 
@@ -121,12 +121,15 @@ def test_ndb_is_skipped_with_a_warning_when_training_data_is_too_small(tmp_path)
 
 
 def test_reference_rules_and_rendered_references():
-    assert is_reference(Example("a/truth", audio=np.zeros(4)))
-    assert is_reference(Example("piece_pseudo_gt", audio=np.zeros(4)))
-    assert is_reference(Example("x_target", audio=np.zeros(4)))
-    assert is_reference(Example("x", audio=np.zeros(4), extra={"role": "reference"}))
+    assert is_reference(Example("a/truth", audio=np.zeros(4), role="reference"))
+    assert is_reference(Example("piece_pseudo_gt", audio=np.zeros(4), role="reference"))
+    assert is_reference(Example("x_target", audio=np.zeros(4), role="reference"))
+    assert is_reference(Example("x", audio=np.zeros(4), role="reference"))
     assert not is_reference(Example("a/generated", audio=np.zeros(4)))
     assert not is_reference(Example("gt_roll", audio=np.zeros(4)))
+    assert not is_reference(Example("a/truth", audio=np.zeros(4)))  # the role decides, not the name
+    with pytest.raises(ValueError, match="role must be one of"):
+        Example("x", audio=np.zeros(4), role="truth")
 
     import pretty_midi
 

@@ -7,20 +7,12 @@ import math
 import pytest
 import torch
 
-from models.foley_music import FoleyMusic, noam_factor, token_nll_baseline
+from models.foley_music import FoleyMusic, token_nll_baseline
+from models.nn.schedules import noam_factor
 from music import events as ev
+from tests.helpers.presets import debug_init_args
 
-SMALL = dict(
-    d_model=32,
-    num_layers=2,
-    num_heads=4,
-    dim_feedforward=64,
-    gcn_blocks=[(-1, 16, 1), (16, 16, 2), (16, 32, 2)],
-    max_events=64,
-    max_generate_events=12,
-    beam_size=3,
-    warmup_steps=5,
-)
+SMALL = debug_init_args("foley_music_small")  # experiments/debug/foley_music_small.yaml
 
 
 def _batch(b: int = 4, joints: int = 65, length: int = 40, seed: int = 0, frames: int = 132) -> dict:
@@ -130,6 +122,7 @@ def test_generation_beam_greedy_sampling_and_examples() -> None:
     assert sampled.tokens.shape[0] == 4
     examples = model.generate_examples(_batch())
     assert [e.name for e in examples[:2]] == ["c0/generated", "c0/truth"]
+    assert [e.role for e in examples[:2]] == ["generated", "reference"]
     assert examples[1].midi.instruments[0].program == 40  # instrument 0 = violin
     assert model.training is False
 
