@@ -4,10 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= experiments/audeo.yaml
+# reproduce-<paper>: SCALE=full (paper sizes; without a GPU it prints the expected duration and exits 2 unless YES=1)
+# or SCALE=smoke (minutes on a CPU)
 SCALE ?= full
+YES ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: install system-deps mediapipe-venv run test test-fast test-slow lint format clean reproduce-table1 tensorboard
+.PHONY: install system-deps mediapipe-venv run test test-fast test-slow lint format clean reproduce-table1 reproduce-audeo reproduce-foley bench-audeo tensorboard
 
 install: $(STAMP)
 
@@ -68,17 +71,43 @@ bench-loading: install  ## clip-loading throughput vs raw decode speed (video, k
 	$(PY) benchmarks/loading.py
 
 # ---- Foley Music ---------------------------------------------------------------------------------------------------
-FOLEY_SCALE ?= smoke
-reproduce-foley: install  ## Foley Music Tables 3-5 (paper numbers beside ours); FOLEY_SCALE=smoke (minutes, CPU) or full
-	$(PY) scripts/reproduce_foley.py --scale $(FOLEY_SCALE) --out runs/reproduce_foley
+reproduce-foley: install  ## Foley Music Tables 3-5 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (minutes, CPU)
+	$(PY) experiments/tables/foley_music.py --scale $(SCALE) $(if $(YES),--yes,) --out runs/reproduce_foley
 
 bench-foley: install  ## KV-cached vs uncached decoding at 512 events; skewed vs naive relative-attention memory
 	$(PY) benchmarks/foley_decoding.py --json runs/bench_foley.json
 
 # ---- Audeo ------------------------------------------------------------------------------------------------------
 AUDEO_ROOT ?=
-reproduce-table1: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=smoke (minutes, CPU) or full; AUDEO_ROOT=real data
-	$(PY) experiments/tables/audeo_table1.py --scale $(SCALE) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",)
+reproduce-audeo: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (minutes, CPU); AUDEO_ROOT=real data
+	$(PY) experiments/tables/audeo.py --scale $(SCALE) $(if $(YES),--yes,) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",)
+
+reproduce-table1: reproduce-audeo  ## the same as reproduce-audeo
+
+bench-audeo: install  ## Audeo: 5-frame-stack loading (stacks/s) vs a paper-size Video2Roll training step (samples/s)
+	$(PY) benchmarks/audeo.py $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",)
+
+# Every Audeo stage in order, each through cli.py with its config; stages chain by checkpoint path, and
+# models/audeo/pipeline.py writes a stage's outputs (release layout) for the next: Video2Roll -> estimate_Roll ->
+# Roll2Midi -> Roll2Midi_results -> PerfNet -> refinement. AUDEO_DEBUG=1 adds experiments/debug/ sizes (a quick check).
+AUDEO_OUT ?= runs/audeo
+AUDEO_DEBUG ?=
+audeo_config = --config experiments/$(1).yaml $(if $(AUDEO_DEBUG),--config experiments/debug/$(1).yaml,)
+audeo_fit = $(PY) cli.py fit $(call audeo_config,$(1)) $(if $(AUDEO_ROOT),--data.init_args.root "$(AUDEO_ROOT)",) \
+	--checkpoint.dirpath $(AUDEO_OUT)/checkpoints/$(2) --trainer.logger.init_args.save_dir $(AUDEO_OUT)/logs
+audeo_export = $(PY) -m models.audeo.pipeline $(1) $(call audeo_config,$(2)) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",)
+.PHONY: audeo
+audeo: install  ## every Audeo stage in order (video2roll, roll2midi, perfnet, refine); AUDEO_ROOT=real data, AUDEO_DEBUG=1
+	$(call audeo_fit,audeo,video2roll)
+	$(call audeo_export,estimates,audeo) --ckpt $(AUDEO_OUT)/checkpoints/video2roll/last.ckpt --out $(AUDEO_OUT)/estimate_Roll
+	$(call audeo_fit,audeo_roll2midi,roll2midi) --data.init_args.roll_dir $(AUDEO_OUT)/estimate_Roll \
+		--model.init_args.video2roll_ckpt $(AUDEO_OUT)/checkpoints/video2roll/last.ckpt
+	$(call audeo_export,midi,audeo_roll2midi) --ckpt $(AUDEO_OUT)/checkpoints/roll2midi/last.ckpt \
+		--roll-dir $(AUDEO_OUT)/estimate_Roll --out $(AUDEO_OUT)/Roll2Midi_results
+	$(call audeo_fit,audeo_perfnet,perfnet)
+	$(call audeo_fit,audeo_perfnet,refine) --model.init_args.stage refine --data.init_args.stage refine \
+		--model.init_args.perfnet_ckpt $(AUDEO_OUT)/checkpoints/perfnet/last.ckpt \
+		--data.init_args.roll_dir $(AUDEO_OUT)/Roll2Midi_results --trainer.logger.init_args.name audeo_refine
 
 # ---- precision, compile, monitoring, benchmarks -----------------------------------------------------------------
 .PHONY: bench

@@ -2,8 +2,9 @@
 
 FAD / KL / NDB (generative quality and diversity: V2Meow, Foley Music, MI Net), frame P/R/Acc/F1 (Audeo), beat
 F-measure and madmom's DBN beat tracker (RhythmicNet), KNN accuracy (MI Net), token NLL/perplexity and text-audio
-consistency (V2Meow's MCC substitute). Each module's docstring gives the formula, the reference and every pinned
-parameter.
+consistency (V2Meow's MCC substitute), note-onset and frame scores of a MIDI (transcription checks, Audeo's Table 1 on
+MIDI) and pitch-class histogram correlation (Foley Music). Each module's docstring gives the formula, the reference
+and every pinned parameter.
 """
 
 from metrics.audio_model import AudioWindowModel
@@ -15,6 +16,8 @@ from metrics.frechet import frechet_distance
 from metrics.kl import KLDivergence, kl_per_clip
 from metrics.knn_accuracy import KNNAccuracy
 from metrics.ndb import NDB, log_spectrogram_features
+from metrics.note_scores import frame_scores, onset_f1
+from metrics.pitch_class import PitchClassCorrelation, pitch_class_correlation, pitch_class_histogram
 from metrics.text_audio import TextAudioConsistency
 from metrics.token_nll import TokenNLL
 from metrics.vggish import VGGish
@@ -39,14 +42,19 @@ __all__ = [
     "FramePRF",
     "KLDivergence",
     "KNNAccuracy",
+    "PitchClassCorrelation",
     "SuiteAudioEmbedder",
     "TextAudioConsistency",
     "TokenNLL",
     "VGGish",
     "dbn_beat_track",
     "ensure_suite_embedder",
+    "frame_scores",
     "frechet_distance",
     "kl_per_clip",
     "log_spectrogram_features",
+    "onset_f1",
+    "pitch_class_correlation",
+    "pitch_class_histogram",
     "train_suite_embedder",
 ]

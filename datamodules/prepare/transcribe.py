@@ -9,7 +9,7 @@ automatic transcription tool for URMP/MUSIC/AtinPiano), with two transcribers wh
   :mod:`datamodules.prepare.torchaudio_compat`).
 
 Models are loaded once per process. Audio is read with :func:`datamodules.audio.load_audio` (any format, resampled).
-:func:`onset_f1` scores a transcription against a reference with ``mir_eval.transcription`` (onsets only, 50 ms).
+:func:`metrics.note_scores.onset_f1` scores a transcription against a reference (onsets only, 50 ms).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import logging
 import warnings
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
 
 from datamodules.audio import load_audio
 from datamodules.prepare.jobs import Job, Report, collect, mirror, run_jobs
@@ -138,32 +136,6 @@ def transcribe(path: Path, transcriber: Transcriber = "basic_pitch", **options: 
     raise ValueError(f"unknown transcriber {transcriber!r} (one of {TRANSCRIBERS})")
 
 
-# ---------------------------------------------------------------------------------------------------------- scoring
-def _intervals(midi: Any) -> tuple[np.ndarray, np.ndarray]:
-    notes = sorted((n.start, n.end, n.pitch) for inst in midi.instruments if not inst.is_drum for n in inst.notes)
-    if not notes:
-        return np.zeros((0, 2)), np.zeros(0)
-    arr = np.asarray(notes, dtype=np.float64)
-    return arr[:, :2], 440.0 * 2.0 ** ((arr[:, 2] - 69.0) / 12.0)
-
-
-def onset_f1(reference: Any, estimate: Any, onset_tolerance: float = 0.05) -> dict[str, float]:
-    """Note-onset precision / recall / F1 of ``estimate`` against ``reference`` (PrettyMIDI objects) with
-    ``mir_eval.transcription.precision_recall_f1_overlap(offset_ratio=None)`` (onset within 50 ms, same pitch)."""
-    import mir_eval
-
-    ref_iv, ref_hz = _intervals(reference)
-    est_iv, est_hz = _intervals(estimate)
-    if len(ref_iv) == 0:
-        raise ValueError("onset_f1: the reference has no notes")
-    if len(est_iv) == 0:
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ref_iv, ref_hz, est_iv, est_hz, onset_tolerance=onset_tolerance, offset_ratio=None
-    )
-    return {"precision": float(p), "recall": float(r), "f1": float(f)}
-
-
 # ------------------------------------------------------------------------------------------------------------ task
 def prepare_transcriptions(
     src: Path,
@@ -189,4 +161,4 @@ def prepare_transcriptions(
     return run_jobs(jobs, work, f"transcribe ({transcriber})", overwrite=overwrite, progress=progress)
 
 
-__all__ = ["TRANSCRIBERS", "onset_f1", "prepare_transcriptions", "transcribe"]
+__all__ = ["TRANSCRIBERS", "prepare_transcriptions", "transcribe"]

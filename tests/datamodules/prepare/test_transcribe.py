@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from datamodules.prepare import run
-from datamodules.prepare.transcribe import onset_f1, transcribe
+from datamodules.prepare.transcribe import transcribe
+from metrics.note_scores import onset_f1
 
 RATE = 22050
 

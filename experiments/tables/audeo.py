@@ -1,11 +1,14 @@
 """Reproduce Audeo's Table 1 (pseudo-Midi evaluation): train Video2Roll, export its Roll estimates, train Roll2Midi on
 them, test both, print precision / recall / accuracy / F1 (frame level, micro = Bay et al. 2009) beside the paper's.
 
-    python experiments/tables/audeo_table1.py --scale smoke          # minutes on a CPU, synthetic data, small nets
-    python experiments/tables/audeo_table1.py --scale full --root D  # the paper's recipe on the Paul Barton data
+    python experiments/tables/audeo.py --scale smoke          # minutes on a CPU, synthetic data, small nets
+    python experiments/tables/audeo.py --scale full --root D  # the paper's recipe on the Paul Barton data
 
 Every stage runs through ``cli.py`` with the stage's config (experiments/audeo.yaml, experiments/audeo_roll2midi.yaml)
 plus the scale's overrides, so the table is what those configs produce. Outputs go under ``--out``.
+
+Without a CUDA GPU, ``--scale full`` does not train: it prints the expected duration and the smoke command and exits
+with status 2 (:mod:`experiments.tables.full_scale`); ``--yes`` runs it anyway.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.audeo import FPS, LOWEST_PITCH, TABLE1_STATS, format_table1  # noqa: E402
+from datamodules.audeo import FPS, key_range, lowest_pitch  # noqa: E402
+from models.audeo import TABLE1_STATS, format_table1  # noqa: E402
 
 # Per scale: data settings (shared by every stage), then the model/trainer overrides of each stage.
 SCALES: dict[str, dict[str, Any]] = {
@@ -55,6 +59,12 @@ SCALES: dict[str, dict[str, Any]] = {
         ],
     },
 }  # fmt: skip
+# --scale full without a GPU. Measured: a paper-size Video2Roll training step runs at 0.5 samples/s on one CPU thread
+# (benchmarks/audeo.py, batch 4); the full scale trains it on 10 x 20 000 samples, then Roll2Midi for 300 epochs.
+FULL_ESTIMATE = (
+    "Video2Roll (ResNet-18 on 100 x 900 frames) on 200 000 samples, then Roll2Midi for 300 epochs: about 2 h on one "
+    "data-centre GPU (estimate), days on a CPU (Video2Roll alone: ~5 days at the 0.5 samples/s of one CPU thread)."
+)
 
 
 def _cli(args: list[str]) -> Any:
@@ -106,6 +116,7 @@ def generate_demo(ckpt: Path, dm_kwargs: dict[str, Any], root: str | None, out: 
 
     from datamodules.audeo import AudeoDataModule, read_labels
     from datamodules.video import FrameFolder, write_video
+    from metrics.note_scores import frame_scores
     from models.audeo import Audeo
     from models.generation import write_soundtrack
 
@@ -122,31 +133,19 @@ def generate_demo(ckpt: Path, dm_kwargs: dict[str, Any], root: str | None, out: 
     example = model.generate_from_video(str(video))
     paths = write_soundtrack(example, video, out / "demo_generated.mp4")
     labels = read_labels(dm.data_root / "labels" / "testing" / f"{name}.pkl")
-    first, last = 15, 65
+    first, last = key_range(model.keys)  # the columns of the 88-wide labels the model sees
     truth = np.stack([labels[n][first : last + 1] > 0 for n in sorted(labels)]).T.astype(np.float32)
-    scores = frame_scores(example.midi, truth)
+    scores = frame_scores(example.midi, truth, FPS, pitch_range(truth)[0])
     print(f"generate demo: {video} -> {', '.join(str(p) for p in paths.values())}")
     print("generate demo: generated MIDI vs the video's keys: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     heard = transcribe_back(paths["wav"], truth, dm.data_root / "OF_midi_files" / "testing" / f"{name}.mid")
     return {**scores, **heard}
 
 
-def key_range(truth: Any) -> tuple[int, int]:
+def pitch_range(truth: Any) -> tuple[int, int]:
     """Lowest and highest MIDI pitch of a ``[keys, T]`` Audeo roll (51 keys: 36-86, 88: 21-108)."""
-    low = LOWEST_PITCH[len(truth)]
+    low = lowest_pitch(len(truth))
     return low, low + len(truth) - 1
-
-
-def frame_scores(midi: Any, truth: Any) -> dict[str, float]:
-    """Frame precision / recall / accuracy / F1 (micro) of ``midi`` on the 25-fps grid of ``truth`` [keys, T]."""
-    import torch
-
-    from metrics.frame_prf import FramePRF
-    from music.roll import midi_to_roll
-
-    low, high = key_range(truth)
-    roll = midi_to_roll(midi, FPS, low=low, high=high, frames=truth.shape[1], binary=True)
-    return {k: float(v) for k, v in FramePRF(0.5).forward(torch.as_tensor(roll), torch.as_tensor(truth)).items()}
 
 
 def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
@@ -155,13 +154,14 @@ def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
     ``notes`` (only the keys Video2Roll sees), when that file exists."""
     import pretty_midi
 
-    from datamodules.prepare.transcribe import onset_f1, transcribe
+    from datamodules.prepare.transcribe import transcribe
+    from metrics.note_scores import frame_scores, onset_f1
 
     heard = transcribe(Path(wav), "transkun")
-    scores = {f"heard_frame_{k}": v for k, v in frame_scores(heard, truth).items()}
+    scores = {f"heard_frame_{k}": v for k, v in frame_scores(heard, truth, FPS, pitch_range(truth)[0]).items()}
     if notes.is_file():
         reference = pretty_midi.PrettyMIDI(str(notes))
-        low, high = key_range(truth)
+        low, high = pitch_range(truth)
         for instrument in reference.instruments:
             instrument.notes = [n for n in instrument.notes if low <= n.pitch <= high]
         scores.update({f"heard_onset_{k}": v for k, v in onset_f1(reference, heard).items()})
@@ -171,13 +171,25 @@ def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="smoke")
+    parser = argparse.ArgumentParser(
+        description="Audeo Table 1 (paper numbers beside ours) through cli.py: Video2Roll, its estimates, Roll2Midi."
+    )
+    parser.add_argument(
+        "--scale",
+        choices=sorted(SCALES),
+        default="smoke",
+        help="smoke: small nets, minutes on a CPU; full: the paper's sizes (without a CUDA GPU it only prints the "
+        "expected duration unless --yes)",
+    )
+    parser.add_argument("--yes", action="store_true", help="run --scale full even without a CUDA GPU")
     parser.add_argument("--root", default=None, help="Audeo data root (default: synthetic Audeo-format data)")
     parser.add_argument("--out", default="runs/audeo_table1", help="output folder")
     parser.add_argument("--demo-only", action="store_true", help="only the generate demo, from existing checkpoints")
     parser.add_argument("--reuse-video2roll", action="store_true", help="keep an existing Video2Roll checkpoint")
     args = parser.parse_args(argv)
+    from experiments.tables.full_scale import check_full_scale
+
+    check_full_scale(args.scale, args.yes, "experiments/tables/audeo.py", "reproduce-audeo", FULL_ESTIMATE)
     sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
     scale = SCALES[args.scale]
     out = Path(args.out) / args.scale
@@ -201,10 +213,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # 2. its Roll estimates for every frame of the training and test videos (release layout)
     from datamodules.audeo import AudeoDataModule
     from models.audeo import Audeo
+    from models.audeo.pipeline import export_roll_estimates
 
     model = Audeo.load_from_checkpoint(v2r_ckpt, map_location="cpu").eval()
     dm = AudeoDataModule(root=args.root, stage="video2roll", **demo_kwargs)
-    estimates = dm.export_roll_estimates(model.roll_logits, out / "estimate_Roll", threshold=model.hparams.threshold)
+    estimates = export_roll_estimates(dm, model.roll_logits, out / "estimate_Roll", threshold=model.hparams.threshold)
     print(f"audeo table 1: wrote Video2Roll estimates to {estimates}", flush=True)
 
     # 3. Roll2Midi on those estimates (the Video2Roll weights ride along in its checkpoint)

@@ -1,4 +1,4 @@
-"""Audeo's Table 1 end to end (slow tier, ~15-25 min on 2 cores): ``experiments/tables/audeo_table1.py --scale
+"""Audeo's Table 1 end to end (slow tier, ~15-25 min on 2 cores): ``experiments/tables/audeo.py --scale
 smoke`` trains Video2Roll and Roll2Midi through ``cli.py`` on 10 min of synthetic top-view piano video, prints Table 1,
 then turns a held-out keyboard video into an MP4 whose soundtrack is transcribed back (Transkun) and scored against
 the keys the video shows.
@@ -19,7 +19,7 @@ import soundfile as sf
 def test_transcribe_back_scores_a_soundtrack_against_the_keys(tmp_path) -> None:
     """A 4-s piano phrase rendered with FluidSynth, transcribed back: it matches its own keys (frame and onset F1), not
     keys a third away; a note outside the 51 keys Video2Roll sees is left out of the onset reference."""
-    from experiments.tables.audeo_table1 import transcribe_back
+    from experiments.tables.audeo import transcribe_back
     from music.roll import midi_to_roll
     from music.synth import render
 
@@ -42,8 +42,8 @@ def test_transcribe_back_scores_a_soundtrack_against_the_keys(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_table1_meets_issue_6(tmp_path) -> None:
-    from experiments.tables.audeo_table1 import main
+def test_smoke_table1_meets_its_targets(tmp_path) -> None:
+    from experiments.tables.audeo import main
 
     result = main(["--scale", "smoke", "--out", str(tmp_path)])
     f1 = {name: row[3] for name, row in result["rows"].items()}  # percent

@@ -1,6 +1,6 @@
 """Audeo throughput: does loading 5-frame stacks keep up with a Video2Roll training step?
 
-    python experiments/tables/audeo_bench.py [--root D] [--batch-size 16] [--steps 5] [--workers 0]
+    python benchmarks/audeo.py [--root D] [--batch-size 16] [--steps 5] [--workers 0] [--small]   # make bench-audeo
 
 Reports the loader (cached, memory-mapped uint8 frames -> float stacks, balanced sampler) in stacks per second, the
 first-epoch decode/cache time, and the Video2Roll train step (paper sizes unless --small) in samples per second.
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
