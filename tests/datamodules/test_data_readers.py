@@ -17,7 +17,14 @@ from datamodules.clips import ClipDataset, collate, contiguous_clips, group_spli
 from datamodules.layouts import LAYOUTS, convert, get_layout
 from datamodules.midi import load_midi, midi_window
 from datamodules.video import FrameFolder, VideoFile, frame_indices
-from tests.helpers.real_formats import foley_body65, skeleton_body25, tone, write_midi, write_openpose_folder, write_video_file
+from tests.helpers.real_formats import (
+    foley_body65,
+    skeleton_body25,
+    tone,
+    write_midi,
+    write_openpose_folder,
+    write_video_file,
+)
 
 NTSC = 30000 / 1001
 

@@ -1,4 +1,5 @@
-"""YouTube-8M frame-level TFRecord reader (docs/DATASETS.md §6), checked against the independent ``tfrecord`` package."""
+"""YouTube-8M frame-level TFRecord reader (docs/DATASETS.md §6), checked against the independent ``tfrecord``
+package."""
 
 from __future__ import annotations
 

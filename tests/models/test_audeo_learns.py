@@ -16,11 +16,13 @@ import torch.nn.functional as F
 from datamodules.audeo import AudeoDataModule
 from metrics.frame_prf import FramePRF
 from models.audeo import Video2RollNet
+from tests.helpers.presets import accepted_by, debug_init_args
 
 STEPS = 1000
 MINUTES = 10.0  # 13 training videos (9656 frames); on 2 min (7 videos) the net over-fits: 0.71 at 1000 steps
 HELD_OUT_F1 = 0.9  # the learning target; measured 0.932 at 1000 steps (seed 0)
-SMALL = {"widths": (8, 16, 32, 64), "blocks": (2, 2, 2, 2)}
+SMALL = accepted_by(Video2RollNet, debug_init_args("audeo"))  # experiments/debug/audeo.yaml: debug widths
+FRAME_SIZE = debug_init_args("audeo", "data")["frame_size"]  # 32 x 288
 
 
 def best_constant_f1(frequency: torch.Tensor, target: torch.Tensor) -> float:
@@ -42,7 +44,7 @@ def f1(net: torch.nn.Module, frames: torch.Tensor, target: torch.Tensor) -> floa
 
 def test_video2roll_fits_keyboard_frames(tmp_path) -> None:
     torch.manual_seed(0)
-    dm = AudeoDataModule(stage="video2roll", synthetic_minutes=0.5, frame_size=(32, 288), cache_dir=str(tmp_path))
+    dm = AudeoDataModule(stage="video2roll", synthetic_minutes=0.5, frame_size=FRAME_SIZE, cache_dir=str(tmp_path))
     dm.setup("fit")
     dataset = dm.dataset("train")
     rows = np.linspace(0, len(dataset) - 1, 32).astype(int)
@@ -70,7 +72,7 @@ def test_video2roll_generalises_to_held_out_video(tmp_path) -> None:
     sizes) it reached 0.57 on 2 min of video; 128 channels on 2 min give 0.71 (over-fitting 7 videos).
     """
     torch.manual_seed(0)
-    dm = AudeoDataModule(stage="video2roll", synthetic_minutes=MINUTES, frame_size=(32, 288), cache_dir=str(tmp_path))
+    dm = AudeoDataModule(stage="video2roll", synthetic_minutes=MINUTES, frame_size=FRAME_SIZE, cache_dir=str(tmp_path))
     dm.setup("fit")
     train, test = dm.dataset("train"), dm.dataset("val")
     frames = torch.stack([train[i]["frames"] for i in range(len(train))])

@@ -1,4 +1,5 @@
-"""Synthetic AIST++ (docs/DATASETS.md §8): pkl formats, cameras, splits, music; dance beats on the music's beats."""
+"""Synthetic AIST++ (docs/DATASETS.md §8): pkl formats, cameras, splits, music, video; dance beats on the music's beats
+(determinism and the round trip: test_contract.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.synthetic import drums, probes, read_marker, write
+from datamodules.synthetic import drums, probes
 from datamodules.synthetic.dance_music import compose
-from tests.helpers.synthetic_checks import tree_digest, video_info
+from tests.helpers.synthetic_checks import video_info
 
 SEQUENCE = re.compile(r"^g([A-Z]{2})_s(BM|FM)_cAll_d(\d{2})_m([A-Z]{2})(\d)_ch(\d{2})$")
 GENRES = {"BR", "PO", "LO", "MH", "LH", "HO", "WA", "KR", "JS", "JB"}
-MINUTES = 0.1
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return write("aistpp", tmp_path_factory.mktemp("aistpp"), minutes=MINUTES, seed=0)
+def root(written):
+    return written("aistpp")
 
 
 def sequences(root):
@@ -53,6 +53,8 @@ def test_names_splits_cameras_and_music(root):
     mapping = (root / "cameras" / "mapping.txt").read_text().split("\n")
     assert sorted(line.split()[0] for line in mapping if line) == names
     assert (root / "ignore_list.txt").is_file()
+    video = video_info(root / "videos" / f"{names[0].replace('_cAll_', '_c01_')}.mp4")
+    assert video["fps"] == 60.0 and video["audio"]
 
 
 def test_keypoint_pickles(root):
@@ -106,19 +108,3 @@ def test_rendered_music_puts_its_onsets_on_the_beat_grid(genre, bpm):
 
     period = 60.0 / bpm
     assert strength(0.0) > 3 * max(strength(period / 3), strength(2 * period / 3))  # off the 16th grid: quiet
-
-
-def test_round_trip_through_the_aistpp_datamodule(root):
-    from datamodules.aistpp import AISTPPDataModule
-
-    dm = AISTPPDataModule(root=str(root), fields=("keypoints", "audio"), clip_seconds=2.0, batch_size=2)
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
-    assert batch["keypoints"].shape[1:] == (120, 17, 3)
-    assert all(m["synthetic"] for m in batch["meta"]) and read_marker(root)["synthetic"] is True
-    video = video_info(root / "videos" / f"{sequences(root)[0].replace('_cAll_', '_c01_')}.mp4")
-    assert video["fps"] == 60.0 and video["audio"]
-
-
-def test_same_seed_same_bytes(root, tmp_path):
-    assert tree_digest(write("aistpp", tmp_path / "again", minutes=MINUTES, seed=0)) == tree_digest(root)

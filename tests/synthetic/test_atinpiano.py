@@ -1,10 +1,9 @@
-"""Synthetic AtinPiano data: Foley Music's released form exactly, hands that really play the notes, determinism, round
-trip through the DataModule."""
+"""Synthetic AtinPiano data: Foley Music's released form exactly, hands that really play the notes, notes in the
+DataModule's batches (determinism and the round trip: test_contract.py)."""
 
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 
@@ -13,18 +12,17 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
-from datamodules.synthetic import hands, write
+from datamodules.synthetic import hands
 from datamodules.synthetic.atinpiano import FRAME_SIZE, POSE_FPS, SAMPLE_RATE
 from datamodules.synthetic.keyboard import GEOMETRY
 from music.roll import midi_to_roll
-from tests.helpers.synthetic_checks import tree_digest
 
 TIPS = [4, 8, 12, 16, 20]
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write("atinpiano", tmp_path_factory.mktemp("atinpiano") / "root", minutes=0.5, seed=0)
+def root(written) -> Path:
+    return written("atinpiano")
 
 
 def _rows(root: Path, split: str) -> list[dict[str, str]]:
@@ -35,8 +33,6 @@ def _rows(root: Path, split: str) -> list[dict[str, str]]:
 
 
 def test_layout_names_shapes_dtypes(root: Path) -> None:
-    marker = json.loads((root / "SYNTHETIC.json").read_text())
-    assert marker["synthetic"] is True and marker["dataset"] == "atinpiano"
     train, val = _rows(root, "train"), _rows(root, "val")
     assert train and val
     vids = [r["vid"] for r in train + val]
@@ -111,21 +107,6 @@ def test_pressing_fingertips_sit_on_their_keys() -> None:
     assert np.all(points[:, 0, 4, 0] > points[:, 0, 20, 0]), "left thumb plays the higher keys"
 
 
-def test_deterministic_by_seed(tmp_path: Path) -> None:
-    a = write("atinpiano", tmp_path / "a", minutes=0.1, seed=3)
-    b = write("atinpiano", tmp_path / "b", minutes=0.1, seed=3)
-    c = write("atinpiano", tmp_path / "c", minutes=0.1, seed=4)
-    assert tree_digest(a) == tree_digest(b)  # same files, byte for byte
-    assert (a / "train.csv").read_text() != (c / "train.csv").read_text()
-
-
-def test_round_trip_through_datamodule(root: Path) -> None:
-    from datamodules.atinpiano import AtinPianoDataModule
-
-    dm = AtinPianoDataModule(root=str(root), fields=("keypoints", "events", "roll", "instrument"), batch_size=2)
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
-    assert batch["keypoints"].shape == (2, 132, 42, 3)
-    assert batch["roll"].shape == (2, 88, 132) and batch["roll"].sum() > 0
-    assert batch["events"].shape[0] == 2 and batch["events_mask"].sum() > 10
-    assert all(m["synthetic"] for m in batch["meta"])
+def test_datamodule_batches_have_notes(round_trip) -> None:
+    _, batch = round_trip("atinpiano")
+    assert batch["roll"].sum() > 0 and batch["events_mask"].sum() > 10

@@ -1,8 +1,8 @@
-"""Synthetic Audeo data: the released Drive layout exactly, determinism, round trip, pressed keys being learnable."""
+"""Synthetic Audeo data: the released Drive layout exactly, what each stage's batches hold, pressed keys being
+learnable (determinism and the generic round trip: test_contract.py)."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import re
 from pathlib import Path
@@ -17,14 +17,13 @@ from datamodules.synthetic import write
 from datamodules.synthetic.audeo import FPS, MAX_KEY, MIN_KEY, SAMPLE_RATE, SEGMENT
 from music.roll import midi_to_roll
 from tests.helpers.piano_probe import run_probe
-from tests.helpers.synthetic_checks import tree_digest
 
 VIDEO = re.compile(r"^Bach Prelude and Fugue No\.(\d+) (B1|B2)$")
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write("audeo", tmp_path_factory.mktemp("audeo") / "root", minutes=0.5, seed=0)
+def root(written) -> Path:
+    return written("audeo")
 
 
 def _videos(root: Path, split: str) -> list[str]:
@@ -32,8 +31,6 @@ def _videos(root: Path, split: str) -> list[str]:
 
 
 def test_layout_names_shapes_dtypes(root: Path) -> None:
-    marker = json.loads((root / "SYNTHETIC.json").read_text())
-    assert marker["synthetic"] is True and marker["dataset"] == "audeo"
     for split, suffix in (("training", "B1"), ("testing", "B2")):
         videos = _videos(root, split)
         assert videos, split
@@ -95,22 +92,10 @@ def test_simulated_estimates_are_informative_but_imperfect(root: Path) -> None:
     assert 0.5 < f1 < 0.98, f1
 
 
-def test_deterministic_by_seed(tmp_path: Path) -> None:
-    a = write("audeo", tmp_path / "a", minutes=0.1, seed=7)
-    b = write("audeo", tmp_path / "b", minutes=0.1, seed=7)
-    c = write("audeo", tmp_path / "c", minutes=0.1, seed=8)
-    assert tree_digest(a) == tree_digest(b)  # same files, byte for byte
-    first = "input_images/training/Bach Prelude and Fugue No.1 B1/frame3.jpg"
-    assert (a / first).read_bytes() != (c / first).read_bytes()
-
-
-def test_round_trip_through_datamodule(root: Path, tmp_path: Path) -> None:
+def test_stage_batches_hold_the_files_content(root: Path, round_trip, tmp_path: Path) -> None:
     from datamodules.audeo import AudeoDataModule
 
-    dm = AudeoDataModule(
-        root=str(root), stage="video2roll", num_keys=88, batch_size=4, cache_dir=str(tmp_path), max_videos=1
-    )
-    dm.setup("fit")
+    dm, _ = round_trip("audeo")  # video2roll, 88 keys, batch 4, one video
     batch = next(iter(dm.val_dataloader()))
     assert batch["frames"].shape == (4, 5, 100, 900) and batch["roll"].shape == (4, 88, 1)
     meta = batch["meta"][0]

@@ -1,4 +1,5 @@
-"""Synthetic MUSIC (docs/DATASETS.md §2): id JSONs, Sound-of-Pixels layout, Foley pose/MIDI, determinism."""
+"""Synthetic MUSIC (docs/DATASETS.md §2): id JSONs, Sound-of-Pixels layout, Foley pose/MIDI (determinism and the
+round trip: test_contract.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.synthetic import instruments, read_marker, write
-from tests.helpers.synthetic_checks import tree_digest
-
-MINUTES = 0.1
+from datamodules.synthetic import instruments
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return write("music", tmp_path_factory.mktemp("music"), minutes=MINUTES, seed=0)
+def root(written):
+    return written("music")
 
 
 def test_id_jsons(root):
@@ -57,18 +55,3 @@ def test_foley_pose_and_midi(root):
             assert abs(pose.shape[0] - duration * 22) <= 1
             assert (root / "midi_sw" / category / f"{ytid}.mid").is_file()
             assert (root / "videos" / category / f"{ytid}.mp4").is_file()
-
-
-def test_round_trip_through_the_music_datamodule(root):
-    from datamodules.music import MUSICDataModule
-
-    dm = MUSICDataModule(root=str(root), fields=("keypoints", "audio", "events", "instrument"), clip_seconds=2.0,
-                         batch_size=2)  # fmt: skip
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
-    assert batch["keypoints"].shape[1:] == (44, 65, 3) and batch["events"].shape[1] == 512
-    assert all(m["synthetic"] for m in batch["meta"]) and read_marker(root)["synthetic"] is True
-
-
-def test_same_seed_same_bytes(root, tmp_path):
-    assert tree_digest(write("music", tmp_path / "again", minutes=MINUTES, seed=0)) == tree_digest(root)

@@ -1,11 +1,11 @@
-"""Synthetic music videos: the MV100K layout exactly, genre-true music and pictures, determinism, round trip, and the
-genre being readable from the 1-fps visual features."""
+"""Synthetic music videos: the MV100K layout exactly, genre-true music and pictures, batches holding the stored
+features, and the genre being readable from the 1-fps visual features (determinism and the round trip:
+test_contract.py)."""
 
 from __future__ import annotations
 
 import ast
 import csv
-import json
 import re
 from pathlib import Path
 
@@ -13,15 +13,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datamodules.synthetic import music_video, write
+from datamodules.synthetic import music_video
 from datamodules.synthetic.genres import GENRES, MODES, compose
 from datamodules.synthetic.mv100k import MUSICCAPS_COLUMNS, SAMPLE_RATE
-from tests.helpers.synthetic_checks import tree_digest
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write("mv100k", tmp_path_factory.mktemp("mv100k") / "root", minutes=0.6, seed=0)
+def root(written) -> Path:
+    return written("mv100k")
 
 
 def _csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -31,7 +30,6 @@ def _csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def test_layout_names_shapes_dtypes(root: Path) -> None:
-    assert json.loads((root / "SYNTHETIC.json").read_text())["synthetic"] is True
     header, videos = _csv(root / "videos.csv")
     assert header[:4] == ["id", "split", "duration_s", "labels"] and "genre" in header
     assert {v["split"] for v in videos} == {"train", "val", "test"}
@@ -94,32 +92,11 @@ def test_pictures_follow_tempo_and_genre() -> None:
     assert min(motion["electronic"], motion["rock"]) > 2 * max(motion["ambient"], motion["classical"]), motion
 
 
-def test_deterministic_by_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same seed, same files (features stubbed by a digest of the video: the extractors are tested on their own)."""
-    import datamodules.features as features
-
-    def digest(path, kinds):  # noqa: ANN001 - test stub with the extractor's signature
-        data = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8).astype(np.float32)
-        return {k: np.resize(data, (11, 4)) for k in kinds}
-
-    monkeypatch.setattr(features, "video_features", digest)
-    a = write("mv100k", tmp_path / "a", minutes=0.1, seed=5)
-    b = write("mv100k", tmp_path / "b", minutes=0.1, seed=5)
-    c = write("mv100k", tmp_path / "c", minutes=0.1, seed=6)
-    assert tree_digest(a) == tree_digest(b)  # same files, byte for byte
-    assert (a / "videos.csv").read_text() != (c / "videos.csv").read_text()
-
-
-def test_round_trip_through_datamodule(root: Path) -> None:
-    from datamodules.mv100k import MV100KDataModule
-
-    dm = MV100KDataModule(root=str(root), batch_size=1)
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
-    assert batch["visual_features"].shape == (1, 10, 1280 + 45)
-    assert batch["audio"].shape == (1, 10 * 16000) and batch["audio"].abs().max() > 0.01
+def test_batches_hold_the_stored_features_and_the_genre(root: Path, round_trip) -> None:
+    _, batch = round_trip("mv100k")
+    assert batch["audio"].abs().max() > 0.01
     meta = batch["meta"][0]
-    assert meta["genre"] in GENRES and meta["genre"] in batch["text"][0] and meta["synthetic"] is True
+    assert meta["genre"] in GENRES and meta["genre"] in batch["text"][0]
     start = int(meta["start_s"])
     expected = np.load(root / "features" / "effnet_lite0" / f"{meta['id']}.npy")[start : start + 10]
     np.testing.assert_allclose(batch["visual_features"][0, :, :1280].numpy(), expected)

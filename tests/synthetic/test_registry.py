@@ -58,14 +58,6 @@ def test_errors_name_the_problem(fake, monkeypatch):
         synthetic.write("fake", fake / "y")
 
 
-def test_every_listed_writer_is_importable():
-    import importlib
-
-    for name, module in synthetic.WRITERS.items():
-        if importlib.util.find_spec(module) is not None:
-            assert callable(importlib.import_module(module).write), name
-
-
 def test_code_fingerprint_changes_with_the_generating_code(tmp_path, monkeypatch):
     """A changed writer must not reuse data cached by the old one."""
     first = synthetic.code_fingerprint()

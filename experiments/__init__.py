@@ -1,0 +1,1 @@
+"""Experiment configs (LightningCLI YAML under experiments/ and experiments/debug/) and the scripts of studies."""
