@@ -2,88 +2,26 @@
 
 Training subcommands are LightningCLI's own. ``generate`` is a method of :class:`SuiteTrainer`, registered the
 LightningCLI way (a Trainer method named in :meth:`SuiteCLI.subcommands`), so it takes the same ``--config`` as
-``fit``. ``synth`` and ``prepare`` are data tools that need no model or trainer: they are registered as extra
-subcommands whose arguments come from the signatures of the functions below (jsonargparse), so ``--help``, config
-files and type checking behave exactly as for the training subcommands.
+``fit``. ``synth`` and ``prepare`` are data tools that need no model or trainer: their options come from the
+signatures of the functions below (jsonargparse), so ``--help``, config files and type checking behave exactly as for
+the training subcommands, and they run before Lightning is imported (the first half of this file imports neither
+Lightning nor any model), so they start in a fraction of a second; ``--help`` lists them with the others.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Optional
 
-from jsonargparse import Namespace
-from lightning_fabric.plugins import CheckpointIO
-from pytorch_lightning import LightningModule, Trainer
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
-from pytorch_lightning.loggers import TensorBoardLogger
+from jsonargparse import ActionConfigFile, ArgumentParser
 
-from callbacks.atomic_checkpoint import AtomicCheckpointIO
+from datamodules.synthetic import WRITERS
 
-SYNTH_DATASETS = Literal["urmp", "music", "solos", "atinpiano", "audeo", "aistpp", "mv100k"]
-
-
-class SuiteTrainer(Trainer):
-    """Lightning's Trainer plus the suite's ``generate`` subcommand."""
-
-    def generate(
-        self,
-        model: LightningModule,
-        video: Path,
-        out: Path,
-        ckpt: Optional[Path] = None,
-        keypoints: Optional[Path] = None,
-        datamodule: Any = None,
-        program: Optional[int] = None,
-        transpose: int = 0,
-    ) -> dict[str, Path]:
-        """Turn a silent video into a soundtrack: writes OUT's .mid (symbolic models), .wav and the MP4 with sound.
-
-        Args:
-            video: the input video (its own audio, if any, is replaced).
-            out: the output MP4; ``.mid`` and ``.wav`` files are written beside it with the same stem.
-            ckpt: a checkpoint of the config's model (``fit`` writes them under ``runs/``).
-            keypoints: a folder of pre-extracted keypoints (OpenPose JSON) for keypoint-driven models.
-            program: General-MIDI program of the generated track (symbolic models that take it).
-            transpose: semitones to transpose the generated MIDI by (symbolic models that take it; MIDI editing).
-        """
-        from models.generation import GeneratesFromVideo, write_soundtrack
-
-        video, out = Path(video), Path(out)
-        if not video.is_file():
-            raise FileNotFoundError(f"generate: video {video} does not exist")
-        if not isinstance(model, GeneratesFromVideo):
-            raise TypeError(f"generate: {type(model).__name__} does not implement generate_from_video(video, ...)")
-        if ckpt is not None:
-            model.load_state_dict(_load_state_dict(Path(ckpt)))
-        model.eval()
-        edits: dict[str, int] = {} if program is None else {"program": int(program)}
-        if transpose:
-            edits["transpose"] = int(transpose)
-        example = model.generate_from_video(
-            str(video), keypoints=None if keypoints is None else str(keypoints), **edits
-        )
-        paths = write_soundtrack(example, video, out)
-        for kind, path in paths.items():
-            print(f"generate: wrote {kind} {path}")
-        return paths
-
-
-def _load_state_dict(path: Path) -> dict[str, Any]:
-    import torch
-
-    if not path.is_file():
-        raise FileNotFoundError(f"generate: checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - re-raised with the file named
-        raise RuntimeError(f"generate: cannot read checkpoint {path}: {error}") from error
-    if "state_dict" not in checkpoint:
-        raise RuntimeError(f"generate: {path} is not a Lightning checkpoint (no 'state_dict')")
-    return checkpoint["state_dict"]
+# The datasets ``synth`` can write: the synthetic writer registry's names (datamodules/synthetic/__init__.py).
+SYNTH_DATASETS = Literal[tuple(WRITERS)]
 
 
 def synth(dataset: SYNTH_DATASETS, out: Path, minutes: float = 2.0, seed: int = 0) -> None:
@@ -147,9 +85,12 @@ def prepare(
     run(task, Path(src), Path(out), **options)
 
 
-class SuiteArgumentParser(LightningArgumentParser):
-    """jsonargparse's parser, with errors reduced to the message that names the key (no 60-line usage dump) and no
-    abbreviated options (argparse would otherwise take the typo ``--trainer.max_epoch`` for ``max_epochs``)."""
+DATA_TOOLS: dict[str, Callable[..., None]] = {"synth": synth, "prepare": prepare}
+
+
+class ConciseErrors:
+    """Parser mixin: errors reduced to the message that names the key (no 60-line usage dump), and no abbreviated
+    options (argparse would otherwise take the typo ``--trainer.max_epoch`` for ``max_epochs``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
@@ -164,17 +105,179 @@ class SuiteArgumentParser(LightningArgumentParser):
         self.exit(2)
 
 
-STANDALONE_TOOLS: dict[str, Callable[..., None]] = {"synth": synth, "prepare": prepare}
+class ToolArgumentParser(ConciseErrors, ArgumentParser):
+    """jsonargparse's parser for the data tools, which need neither Lightning nor any model."""
+
+
+def tool_parser(name: str) -> ToolArgumentParser:
+    """The parser of data tool NAME: ``--config`` plus one option per parameter of its function (jsonargparse reads
+    types, defaults and help from the signature and docstring)."""
+    function = DATA_TOOLS[name]
+    description = (function.__doc__ or "").strip().splitlines()[0]
+    parser = ToolArgumentParser(prog=f"{os.path.basename(sys.argv[0])} {name}", description=description)
+    parser.add_argument(
+        "-c", "--config", action=ActionConfigFile, help="Path to a configuration file in json or yaml format."
+    )
+    parser.add_function_arguments(function)
+    return parser
+
+
+def requested_tool(args: Any) -> str | None:
+    """The data tool that ``args`` (a command line without the program name) asks for, if its first word names one."""
+    if isinstance(args, Sequence) and not isinstance(args, str) and args and args[0] in DATA_TOOLS:
+        return str(args[0])
+    return None
+
+
+def run_tool(args: Sequence[str]) -> None:
+    """Parse and run a data tool's command line (``synth ...`` or ``prepare ...``) without importing Lightning."""
+    name, *options = args
+    config = tool_parser(name).parse_args(options)
+    DATA_TOOLS[name](**{k: v for k, v in config.as_dict().items() if k != "config"})
+
+
+def with_one_line_errors(function: Callable[..., Any], *args: Any) -> int:
+    """Call ``function(*args)`` with bad-input errors (missing, existing or corrupt files, wrong values) shown as one
+    line, not a traceback; 0 on success, 1 on such an error. Set ``V2M_DEBUG=1`` to see the full traceback."""
+    try:
+        function(*args)
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, RuntimeError) as error:
+        if os.environ.get("V2M_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {type(error).__name__}: {error}\n(set V2M_DEBUG=1 for the traceback)\n")
+        return 1
+    return 0
+
+
+# The data tools end here, before anything below imports Lightning (about 10 s of CPU): `python cli.py synth ...`
+# and `python cli.py prepare ...` (and their --help) start in a fraction of a second.
+if __name__ == "__main__" and requested_tool(sys.argv[1:]):
+    sys.exit(with_one_line_errors(run_tool, sys.argv[1:]))
+
+from lightning_fabric.plugins import CheckpointIO  # noqa: E402 - the Lightning part, below the data tools' exit
+from pytorch_lightning import LightningModule, Trainer  # noqa: E402
+from pytorch_lightning.callbacks import ModelCheckpoint  # noqa: E402
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI  # noqa: E402
+from pytorch_lightning.loggers import TensorBoardLogger  # noqa: E402
+
+from callbacks.atomic_checkpoint import AtomicCheckpointIO  # noqa: E402
+
+
+class SuiteTrainer(Trainer):
+    """Lightning's Trainer plus the suite's ``generate`` subcommand."""
+
+    def generate(
+        self,
+        model: LightningModule,
+        video: Path,
+        out: Path,
+        ckpt: Optional[Path] = None,
+        keypoints: Optional[Path] = None,
+        datamodule: Any = None,
+        program: Optional[int] = None,
+        transpose: int = 0,
+    ) -> dict[str, Path]:
+        """Turn a silent video into a soundtrack: writes OUT's .mid (symbolic models), .wav and the MP4 with sound.
+        The soundtrack covers the whole video and lasts exactly as long (:func:`models.generation.write_soundtrack`).
+
+        Args:
+            video: the input video (its own audio, if any, is replaced).
+            out: the output MP4; ``.mid`` and ``.wav`` files are written beside it with the same stem.
+            ckpt: a checkpoint of the config's model (``fit`` writes them under ``runs/``).
+            keypoints: a folder of pre-extracted keypoints (OpenPose JSON) for keypoint-driven models.
+            program: General-MIDI program of the generated track (symbolic models that take it).
+            transpose: semitones to transpose the generated MIDI by (symbolic models that take it; MIDI editing).
+        """
+        from models.generation import GeneratesFromVideo, write_soundtrack
+
+        video, out = Path(video), Path(out)
+        if not video.is_file():
+            raise FileNotFoundError(f"generate: video {video} does not exist")
+        if not isinstance(model, GeneratesFromVideo):
+            raise TypeError(f"generate: {type(model).__name__} does not implement generate_from_video(video, ...)")
+        if ckpt is not None:
+            model.load_state_dict(_load_state_dict(Path(ckpt)))
+        model.eval()
+        edits: dict[str, int] = {} if program is None else {"program": int(program)}
+        if transpose:
+            edits["transpose"] = int(transpose)
+        example = model.generate_from_video(
+            str(video), keypoints=None if keypoints is None else str(keypoints), **edits
+        )
+        paths = write_soundtrack(example, video, out)
+        for kind, path in paths.items():
+            print(f"generate: wrote {kind} {path}")
+        return paths
+
+
+def _load_state_dict(path: Path) -> dict[str, Any]:
+    import torch
+
+    if not path.is_file():
+        raise FileNotFoundError(f"generate: checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - re-raised with the file named
+        raise RuntimeError(f"generate: cannot read checkpoint {path}: {error}") from error
+    if "state_dict" not in checkpoint:
+        raise RuntimeError(f"generate: {path} is not a Lightning checkpoint (no 'state_dict')")
+    return checkpoint["state_dict"]
+
+
+class SuiteArgumentParser(ConciseErrors, LightningArgumentParser):
+    """LightningCLI's parser with :class:`ConciseErrors`; it keeps the subcommands action it creates (jsonargparse's
+    public ``add_subcommands`` returns it) so that :meth:`SuiteCLI.setup_parser` can list the data tools beside the
+    training subcommands."""
+
+    subcommands_action: Any = None
+
+    def add_subcommands(self, *args: Any, **kwargs: Any) -> Any:
+        self.subcommands_action = super().add_subcommands(*args, **kwargs)
+        return self.subcommands_action
 
 
 class SuiteCLI(LightningCLI):
-    """LightningCLI with ``generate`` (needs a model) and the data tools ``synth`` / ``prepare`` (need none)."""
+    """LightningCLI with ``generate`` (needs a model); the data tools ``synth`` / ``prepare`` (need none) are listed in
+    its ``--help`` but run by :func:`run_tool`, which :func:`main` calls before Lightning is involved.
+
+    Only public LightningCLI hooks are overridden (``subcommands``, ``setup_parser``, ``parse_arguments``,
+    ``add_arguments_to_parser``, ``instantiate_trainer``); tests/cli/test_lightning_hooks.py checks that they keep
+    the signatures and roles relied on here.
+
+    ``only``: build the parser of this one subcommand, not of all five (each holds every Trainer, model and data
+    option: about 0.15 s of CPU apiece); :func:`main` passes the subcommand that the command line starts with.
+    """
+
+    def __init__(self, *args: Any, only: str | None = None, **kwargs: Any) -> None:
+        if only is not None:
+            # LightningCLI builds and registers a subcommand parser for each name that ``self.subcommands()`` returns
+            # (an instance lookup, so this shadows the static registry for this CLI only; checked by
+            # tests/cli/test_lightning_hooks.py::test_only_builds_the_parser_of_one_subcommand).
+            commands = {only: type(self).subcommands()[only]}
+            self.subcommands = lambda: commands  # type: ignore[method-assign]
+        super().__init__(*args, **kwargs)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         commands = dict(LightningCLI.subcommands())
         commands["generate"] = {"model", "datamodule"}
         return commands
+
+    def setup_parser(
+        self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]
+    ) -> None:
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+        action = getattr(self.parser, "subcommands_action", None)
+        if add_subcommands and action is not None:
+            for name in DATA_TOOLS:
+                parser = tool_parser(name)
+                action.add_subcommand(name, parser, help=parser.description)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        tool = self.config.get("subcommand")
+        if tool in DATA_TOOLS:  # only reachable with options before the tool's name: main() runs `synth ...` itself
+            parser.error(f"give {tool}'s options after its name: {parser.prog} {tool} [--config FILE] [options]")
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """``checkpoint.*``: the run's ModelCheckpoint, with ``last.ckpt`` on by default so ``--ckpt_path last``
@@ -190,52 +293,22 @@ class SuiteCLI(LightningCLI):
         for callback in trainer.callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
                 callback.dirpath = str(folder / "checkpoints")
-        if not any(
-            isinstance(p, CheckpointIO) for p in _as_list(self._get(self.config_init, "trainer", {}).get("plugins"))
-        ):
+        trainer_config = self.config_init.get(str(self.subcommand), self.config_init).get("trainer", {})
+        if not any(isinstance(p, CheckpointIO) for p in _as_list(trainer_config.get("plugins"))):
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
 
-    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
-        super()._add_subcommands(parser, **kwargs)
-        subcommands = parser._subcommands_action
-        for name, fn in STANDALONE_TOOLS.items():
-            description = (fn.__doc__ or "").strip().splitlines()[0]
-            tool_parser = self.init_parser(description=description)
-            tool_parser.add_function_arguments(fn)
-            self._subcommand_parsers[name] = tool_parser
-            subcommands.add_subcommand(name, tool_parser, help=description)
 
-    def _is_tool(self) -> bool:
-        return self.config.get("subcommand") in STANDALONE_TOOLS
-
-    def _parse_ckpt_path(self) -> None:
-        if not self._is_tool():
-            super()._parse_ckpt_path()
-
-    def _set_seed(self) -> None:
-        if not self._is_tool():
-            super()._set_seed()
-
-    def _add_instantiators(self) -> None:
-        if not self._is_tool():
-            super()._add_instantiators()
-
-    def instantiate_classes(self) -> None:
-        if not self._is_tool():
-            super().instantiate_classes()
-
-    def _run_subcommand(self, subcommand: str) -> None:
-        if subcommand not in STANDALONE_TOOLS:
-            return super()._run_subcommand(subcommand)
-        arguments: Namespace = self.config[subcommand]
-        kwargs = {k: v for k, v in arguments.as_dict().items() if k != "config"}
-        STANDALONE_TOOLS[subcommand](**kwargs)
-
-
-def main(args: Any = None) -> SuiteCLI:
-    """Entry point; ``args`` lets tests drive the CLI in-process."""
+def main(args: Any = None) -> SuiteCLI | None:
+    """Entry point; ``args`` (default: ``sys.argv[1:]``) lets tests drive the CLI in-process. The data tools run
+    without LightningCLI (:func:`run_tool`) and return None."""
+    command = sys.argv[1:] if args is None else args
+    if requested_tool(command):
+        run_tool(command)
+        return None
+    first = command[0] if isinstance(command, Sequence) and not isinstance(command, str) and command else None
     return SuiteCLI(
+        only=first if first in SuiteCLI.subcommands() else None,
         trainer_class=SuiteTrainer,
         parser_class=SuiteArgumentParser,
         subclass_mode_model=True,
@@ -260,8 +333,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _default_callbacks() -> list[Any]:
-    """Callbacks every run gets (see README "Scale-out"): media, exact resume, checkpoint on SIGTERM; TensorBoard
-    learning rate, gradient norms, throughput and hparams with final metrics (README "Precision, compile, ...")."""
+    """Callbacks every run gets (see docs/TRAINING.md, "Scale-out"): media, exact resume, checkpoint on SIGTERM; TensorBoard
+    learning rate, gradient norms, throughput and hparams with final metrics (docs/TRAINING.md)."""
     from callbacks.media import MediaLogger
     from callbacks.preemption import CheckpointOnSigterm
     from callbacks.rng_state import RNGStateCheckpoint
@@ -271,20 +344,8 @@ def _default_callbacks() -> list[Any]:
 
 
 def run_main() -> int:
-    """``main()`` with bad-input errors (missing or corrupt files, wrong values) shown as one line, not a traceback.
-
-    Set ``V2M_DEBUG=1`` to see the full traceback.
-    """
-    import os
-
-    try:
-        main()
-    except (FileNotFoundError, NotADirectoryError, ValueError, RuntimeError) as error:
-        if os.environ.get("V2M_DEBUG"):
-            raise
-        sys.stderr.write(f"error: {type(error).__name__}: {error}\n(set V2M_DEBUG=1 for the traceback)\n")
-        return 1
-    return 0
+    """``main()`` with bad-input errors shown as one line (:func:`with_one_line_errors`)."""
+    return with_one_line_errors(main)
 
 
 if __name__ == "__main__":
