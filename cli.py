@@ -333,8 +333,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _default_callbacks() -> list[Any]:
-    """Callbacks every run gets (see docs/TRAINING.md, "Scale-out"): media, exact resume, checkpoint on SIGTERM; TensorBoard
-    learning rate, gradient norms, throughput and hparams with final metrics (docs/TRAINING.md)."""
+    """Callbacks every run gets (docs/TRAINING.md): media, exact resume, checkpoint on SIGTERM; TensorBoard learning
+    rate, gradient norms, throughput and hparams with final metrics."""
     from callbacks.media import MediaLogger
     from callbacks.preemption import CheckpointOnSigterm
     from callbacks.rng_state import RNGStateCheckpoint
