@@ -6,6 +6,11 @@ The decoder follows one protocol shared with :class:`models.nn.gru_decoder.GRUDe
 ``step(tokens, cache)`` for decoding. A cache is a dict of tensors whose first axis is the batch (so beam search can
 reorder it with ``index_select``) plus integer bookkeeping.
 
+Decoder-only mode (``cross_attention=False``, a GPT-style prior): no cross-attention sub-layer and no memory; a
+per-sequence condition vector (``condition_dim``) can instead be joined to every token's embedding. Concatenating
+``[embedding; condition]`` and projecting back to ``d_model`` equals adding a learned projection of the condition to
+the embedding, which is how it is computed.
+
 Positions: besides the token index (``absolute_positions``), a decoder over *timed* events can be told the time of
 every token (``token_advance``: how far each token id moves a clock, e.g. a time-shift token's seconds times a
 position rate). The clock is added as a sinusoidal encoding on the scale of an encoder memory's positions, so
@@ -50,6 +55,7 @@ class DecoderBlock(nn.Module):
         max_relative_position: learned relative distances per head.
         norm_first: pre-LayerNorm (more stable for small data) instead of the original post-LayerNorm.
         skew: memory-efficient skewed relative attention (else the naive reference).
+        cross_attention: include the cross-attention sub-layer (``False``: decoder-only block).
     """
 
     def __init__(
@@ -61,15 +67,16 @@ class DecoderBlock(nn.Module):
         max_relative_position: int = 512,
         norm_first: bool = False,
         skew: bool = True,
+        cross_attention: bool = True,
     ) -> None:
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = RelativeSelfAttention(d_model, num_heads, max_relative_position, dropout, skew=skew)
-        self.cross_attn = CrossAttention(d_model, num_heads, dropout)
+        self.cross_attn = CrossAttention(d_model, num_heads, dropout) if cross_attention else None
         self.ff = nn.Sequential(
             nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim_feedforward, d_model)
         )
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(3))
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(3 if cross_attention else 2))
         self.drop = nn.Dropout(dropout)
 
     def forward(
@@ -93,7 +100,8 @@ class DecoderBlock(nn.Module):
         def cross_block(h: Tensor) -> Tensor:
             return self.cross_attn(h, memory, memory_padding_mask, cross_cache)
 
-        for i, sub in enumerate((self_block, cross_block, self.ff)):
+        subs = (self_block, cross_block, self.ff) if self.cross_attn is not None else (self_block, self.ff)
+        for i, sub in enumerate(subs):
             if self.norm_first:
                 x = x + self.drop(sub(self.norms[i](x)))
             else:
@@ -111,6 +119,8 @@ class TransformerDecoder(nn.Module):
         absolute_positions: add sinusoidal absolute positions to the embeddings as well.
         token_advance: optional ``[vocab_size]`` clock advance of each token id; the running clock (after the
             token) is added as a sinusoidal encoding (see module docstring).
+        cross_attention: ``False`` builds a decoder-only model (no memory; see module docstring).
+        condition_dim: width of an optional per-sequence condition vector joined to every token's embedding.
 
     The embedding is initialised with standard deviation ``d_model ** -0.5`` (as fairseq and tensor2tensor do), so
     the ``sqrt(d_model)`` scaling gives unit-scale inputs. PyTorch's default N(0, 1) would make the residual stream
@@ -132,9 +142,13 @@ class TransformerDecoder(nn.Module):
         absolute_positions: bool = True,
         skew: bool = True,
         token_advance: Optional[Tensor] = None,
+        cross_attention: bool = True,
+        condition_dim: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.d_model = d_model
+        self.cross_attention = cross_attention
+        self.condition = nn.Linear(condition_dim, d_model) if condition_dim else None
         self.max_len = max_len
         self.absolute_positions = absolute_positions
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
@@ -149,7 +163,7 @@ class TransformerDecoder(nn.Module):
         self.register_buffer("token_advance", token_advance, persistent=False)
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
-            DecoderBlock(d_model, num_heads, dim_feedforward, dropout, max_len, norm_first, skew)
+            DecoderBlock(d_model, num_heads, dim_feedforward, dropout, max_len, norm_first, skew, cross_attention)
             for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
@@ -162,28 +176,66 @@ class TransformerDecoder(nn.Module):
         clock = self.token_advance[tokens].cumsum(dim=1)
         return clock if start is None else clock + start[:, None]
 
-    def _embed(self, tokens: Tensor, offset: int, clock: Optional[Tensor] = None) -> Tensor:
+    def _check_inputs(self, memory: Optional[Tensor], condition: Optional[Tensor]) -> None:
+        if self.cross_attention and memory is None:
+            raise ValueError("this decoder attends to an encoder memory: pass memory [B, S, d_model]")
+        if not self.cross_attention and memory is not None:
+            raise ValueError("this decoder was built with cross_attention=False: it takes no memory")
+        if (self.condition is None) != (condition is None):
+            need = "takes no condition" if self.condition is None else "needs a condition [B, condition_dim]"
+            raise ValueError(f"this decoder {need}")
+
+    def _embed(
+        self, tokens: Tensor, offset: int, clock: Optional[Tensor] = None, condition: Optional[Tensor] = None
+    ) -> Tensor:
         x = self.embed(tokens) * math.sqrt(self.d_model)
+        if condition is not None:
+            x = x + self.condition(condition)[:, None, :]
         if self.absolute_positions:
             x = x + sinusoidal_positions(tokens.shape[1], self.d_model, offset, tokens.device)
         if clock is not None:
             x = x + sinusoidal_encoding(clock, self.d_model)
         return self.drop(x)
 
-    def forward(self, tokens: Tensor, memory: Tensor, memory_padding_mask: Optional[Tensor] = None) -> Tensor:
-        """Teacher forcing: ``tokens`` [B, L], ``memory`` [B, S, D] -> logits ``[B, L, V]``."""
-        x = self._embed(tokens, 0, None if self.token_advance is None else self.clock(tokens))
+    def forward(
+        self,
+        tokens: Tensor,
+        memory: Optional[Tensor] = None,
+        memory_padding_mask: Optional[Tensor] = None,
+        condition: Optional[Tensor] = None,
+    ) -> Tensor:
+        """Teacher forcing: ``tokens`` [B, L], ``memory`` [B, S, D] (none in decoder-only mode), ``condition``
+        [B, condition_dim] -> logits ``[B, L, V]``."""
+        self._check_inputs(memory, condition)
+        x = self._embed(tokens, 0, None if self.token_advance is None else self.clock(tokens), condition)
         for layer in self.layers:
             x = layer(x, memory, memory_padding_mask)
         return self.head(self.norm(x))
 
-    def init_cache(self, memory: Tensor, memory_padding_mask: Optional[Tensor] = None) -> Cache:
-        """Project the memory into every layer's cross-attention keys/values once; empty self-attention caches."""
+    def init_cache(
+        self,
+        memory: Optional[Tensor] = None,
+        memory_padding_mask: Optional[Tensor] = None,
+        condition: Optional[Tensor] = None,
+        batch_size: Optional[int] = None,
+    ) -> Cache:
+        """Project the memory into every layer's cross-attention keys/values once; empty self-attention caches.
+
+        Decoder-only: no memory; the batch size comes from ``condition`` or ``batch_size``."""
+        self._check_inputs(memory, condition)
+        ref = memory if memory is not None else condition
+        if ref is None and batch_size is None:
+            raise ValueError("a decoder-only cache without a condition needs batch_size")
+        batch = ref.shape[0] if ref is not None else batch_size
+        device = ref.device if ref is not None else self.embed.weight.device
         cache: Cache = {"pos": 0, "memory_padding_mask": memory_padding_mask}
+        if condition is not None:
+            cache["condition"] = condition
         if self.token_advance is not None:
-            cache["clock"] = torch.zeros(memory.shape[0], device=memory.device)
+            cache["clock"] = torch.zeros(batch, device=device)
         for i, layer in enumerate(self.layers):
-            cache[f"layer{i}"] = {"self": {}, "cross": layer.cross_attn.memory_kv(memory)}
+            cross = layer.cross_attn.memory_kv(memory) if layer.cross_attn is not None else {}
+            cache[f"layer{i}"] = {"self": {}, "cross": cross}
         return cache
 
     def step(self, tokens: Tensor, cache: Cache) -> tuple[Tensor, Cache]:
@@ -192,7 +244,7 @@ class TransformerDecoder(nn.Module):
         if self.token_advance is not None:
             clock = self.clock(tokens, cache["clock"])
             cache["clock"] = clock[:, -1]
-        x = self._embed(tokens, cache["pos"], clock)
+        x = self._embed(tokens, cache["pos"], clock, cache.get("condition"))
         for i, layer in enumerate(self.layers):
             x = layer(x, None, cache["memory_padding_mask"], cache=cache[f"layer{i}"])
         cache["pos"] += tokens.shape[1]
