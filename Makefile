@@ -79,8 +79,12 @@ bench-foley: install  ## KV-cached vs uncached decoding at 512 events; skewed vs
 
 # ---- Audeo ------------------------------------------------------------------------------------------------------
 AUDEO_ROOT ?=
-reproduce-audeo: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (minutes, CPU); AUDEO_ROOT=real data
-	$(PY) experiments/tables/audeo.py --scale $(SCALE) $(if $(YES),--yes,) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",)
+SEEDS ?=
+DETERMINISTIC ?=
+THREADS ?=
+reproduce-audeo: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (CPU); SEEDS=N (smoke default 3: mean ± std), DETERMINISTIC=1, THREADS=N, AUDEO_ROOT=real data
+	$(PY) experiments/tables/audeo.py --scale $(SCALE) $(if $(YES),--yes,) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",) \
+		$(if $(SEEDS),--seeds $(SEEDS),) $(if $(DETERMINISTIC),--deterministic,) $(if $(THREADS),--threads $(THREADS),)
 
 reproduce-table1: reproduce-audeo  ## the same as reproduce-audeo
 

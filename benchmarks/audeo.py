@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     stacks_per_s = sum(len(b["roll"]) for b in batches) / load_s
 
     if args.small:
-        net = Video2RollNet(51, widths=(8, 16, 32, 64), feature_channels=16, top_channels=8)
+        small = {"widths": (8, 16, 32, 64), "feature_channels": 16, "top_channels": 8}
+        net = Video2RollNet(51, **small, feature_transform="adaptive")
     else:
         net = Video2RollNet(51)  # the paper's sizes
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)

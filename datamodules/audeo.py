@@ -329,7 +329,8 @@ class AudeoDataModule(ClipDataModule):
         frame_size: (height, width) the keyboard crops are resized to (paper: 100 x 900).
         batch_size, num_workers, synthetic_minutes, seed: see :class:`ClipDataModule`.
         balanced: draw Video2Roll training rows with the multi-label balanced sampler.
-        samples_per_epoch: Video2Roll training draws per epoch (default: the number of training frames).
+        samples_per_epoch: Video2Roll training draws per epoch of the balanced sampler (released code: 20000; None:
+            as many as there are training frames).
         roll_dir: folder in the ``<split>/<video>/<s>-<e>.npz`` layout with the stage's input rolls: Video2Roll
             estimates (``logit``) for roll2midi (default ``<root>/estimate_Roll``), Roll2Midi results (``midi``) for
             refine (default ``<root>/Roll2Midi_results`` when present, else the pseudo GT).
@@ -351,7 +352,7 @@ class AudeoDataModule(ClipDataModule):
         synthetic_minutes: float = 2.0,
         seed: int = 0,
         balanced: bool = True,
-        samples_per_epoch: Optional[int] = None,
+        samples_per_epoch: Optional[int] = 20000,
         roll_dir: Optional[str] = None,
         audio_dir: Optional[str] = None,
         cache_dir: Optional[str] = None,

@@ -35,7 +35,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "video2roll": [
             # debug backbone widths, the paper's 128-channel pooled feature; 4 epochs of 250 balanced batches of 32
             # (1000 steps): held-out F1 0.93 in tests/models/test_audeo_learns.py (13 training videos; 2 min over-fit)
-            "--model.init_args.widths=[8, 16, 32, 64]", "--data.init_args.batch_size=32",
+            "--model.init_args.widths=[8, 16, 32, 64]", "--model.init_args.feature_transform=adaptive",
+            "--data.init_args.batch_size=32",
             "--data.init_args.samples_per_epoch=8000", "--trainer.max_epochs=4", "--trainer.limit_train_batches=null",
             "--trainer.limit_val_batches=8",
         ],
@@ -170,39 +171,17 @@ def transcribe_back(wav: Path, truth: Any, notes: Path) -> dict[str, float]:
     return scores
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(
-        description="Audeo Table 1 (paper numbers beside ours) through cli.py: Video2Roll, its estimates, Roll2Midi."
-    )
-    parser.add_argument(
-        "--scale",
-        choices=sorted(SCALES),
-        default="smoke",
-        help="smoke: small nets, minutes on a CPU; full: the paper's sizes (without a CUDA GPU it only prints the "
-        "expected duration unless --yes)",
-    )
-    parser.add_argument("--yes", action="store_true", help="run --scale full even without a CUDA GPU")
-    parser.add_argument("--root", default=None, help="Audeo data root (default: synthetic Audeo-format data)")
-    parser.add_argument("--out", default="runs/audeo_table1", help="output folder")
-    parser.add_argument("--demo-only", action="store_true", help="only the generate demo, from existing checkpoints")
-    parser.add_argument("--reuse-video2roll", action="store_true", help="keep an existing Video2Roll checkpoint")
-    args = parser.parse_args(argv)
-    from experiments.tables.full_scale import check_full_scale
-
-    check_full_scale(args.scale, args.yes, "experiments/tables/audeo.py", "reproduce-audeo", FULL_ESTIMATE)
-    sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
-    scale = SCALES[args.scale]
-    out = Path(args.out) / args.scale
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    data = _data_args(scale["data"], args.root)
+def run_seed(scale: dict[str, Any], args: argparse.Namespace, seed: int, out: Path) -> dict[str, Any]:
+    """One seed of the table: ``seed`` seeds the training (``seed_everything``) and the synthetic data."""
+    seeded = [f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
+    if args.deterministic:
+        seeded.append("--trainer.deterministic=true")
+    data = [*_data_args(scale["data"], args.root), *seeded]
     demo_kwargs = {
         "frame_size": tuple(scale["data"]["frame_size"]),
         "synthetic_minutes": scale["data"]["synthetic_minutes"],
+        "seed": seed,
     }
-    if args.demo_only:
-        last = out / "roll2midi" / "checkpoints" / "roll2midi" / "last.ckpt"
-        return generate_demo(last, demo_kwargs, args.root, out)
 
     # 1. Video2Roll
     v2r_extra = [*data, *scale["video2roll"]]
@@ -224,21 +203,102 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     r2m_extra = [*data, *scale["roll2midi"], f"--data.init_args.roll_dir={estimates}",
                  f"--model.init_args.video2roll_ckpt={v2r_ckpt}"]  # fmt: skip
     r2m_ckpt, r2m = _run_stage("experiments/audeo_roll2midi.yaml", "roll2midi", r2m_extra, out / "roll2midi")
-
-    dataset = "SYNTHETIC Audeo-format data (datamodules/synthetic/audeo.py)" if args.root is None else args.root
     rows = {
         "Video2Roll Net": _row(v2r, "video2roll_ts40"),
         "Roll2Midi Net TS=0.4": _row(r2m, "roll2midi_ts40"),
         "Roll2Midi Net TS=0.5": _row(r2m, "roll2midi_ts50"),
     }
-    table = format_table1(rows, f"{dataset}, scale={args.scale}")
+    return {"seed": seed, "rows": rows, "video2roll_on_windows": _row(r2m, "video2roll_ts40"), "roll2midi": r2m_ckpt,
+            "demo_kwargs": demo_kwargs}  # fmt: skip
+
+
+def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, tuple[float, ...]], dict[str, tuple[float, ...]]]:
+    """Mean and sample standard deviation of every row's statistics over the seeds' runs."""
+    import numpy as np
+
+    names = runs[0]["rows"]
+    stack = {name: np.array([run["rows"][name] for run in runs]) for name in names}
+    stack["windows"] = np.array([run["video2roll_on_windows"] for run in runs])
+    mean = {name: tuple(float(v) for v in values.mean(0)) for name, values in stack.items()}
+    ddof = 1 if len(runs) > 1 else 0  # sample standard deviation over the seeds
+    std = {name: tuple(float(v) for v in values.std(0, ddof=ddof)) for name, values in stack.items()}
+    return mean, std
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        description="Audeo Table 1 (paper numbers beside ours) through cli.py: Video2Roll, its estimates, Roll2Midi."
+    )
+    parser.add_argument(
+        "--scale",
+        choices=sorted(SCALES),
+        default="smoke",
+        help="smoke: small nets, minutes on a CPU; full: the paper's sizes (without a CUDA GPU it only prints the "
+        "expected duration unless --yes)",
+    )
+    parser.add_argument("--yes", action="store_true", help="run --scale full even without a CUDA GPU")
+    parser.add_argument("--root", default=None, help="Audeo data root (default: synthetic Audeo-format data)")
+    parser.add_argument("--out", default="runs/audeo_table1", help="output folder")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="runs with seeds 0..N-1 (training and synthetic data); "
+        "the table shows mean ± std. Default: 3 at smoke scale, 1 at full scale",
+    )  # fmt: skip
+    parser.add_argument("--deterministic", action="store_true", help="--trainer.deterministic true for every stage")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--demo-only", action="store_true", help="only the generate demo, from existing checkpoints")
+    parser.add_argument("--no-demo", action="store_true", help="skip the generate demo")
+    parser.add_argument("--reuse-video2roll", action="store_true", help="keep an existing Video2Roll checkpoint")
+    args = parser.parse_args(argv)
+    from experiments.tables.full_scale import check_full_scale
+
+    check_full_scale(args.scale, args.yes, "experiments/tables/audeo.py", "reproduce-audeo", FULL_ESTIMATE)
+    sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    scale = SCALES[args.scale]
+    seeds = args.seeds if args.seeds is not None else (3 if args.scale == "smoke" else 1)
+    out = Path(args.out) / args.scale
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if args.demo_only:
+        last = out / "seed0" / "roll2midi" / "checkpoints" / "roll2midi" / "last.ckpt"
+        demo_kwargs = {"frame_size": tuple(scale["data"]["frame_size"]),
+                       "synthetic_minutes": scale["data"]["synthetic_minutes"], "seed": 0}  # fmt: skip
+        return generate_demo(last, demo_kwargs, args.root, out)
+
+    runs = []
+    for seed in range(seeds):
+        runs.append(run_seed(scale, args, seed, out / f"seed{seed}"))
+        print(f"audeo table 1: seed {seed} ({time.perf_counter() - start:.0f} s so far): "
+              + ", ".join(f"{k} F1 {v[3]:.1f}" for k, v in runs[-1]["rows"].items()), flush=True)  # fmt: skip
+    mean, std = summarise(runs)
+
+    import torch
+
+    dataset = "SYNTHETIC Audeo-format data (datamodules/synthetic/audeo.py)" if args.root is None else args.root
+    setting = f"{dataset}, scale={args.scale}, seeds 0-{seeds - 1}" if seeds > 1 else f"{dataset}, scale={args.scale}"
+    setting += f", {torch.get_num_threads()} threads" + (", deterministic" if args.deterministic else "")
+    rows = {name: mean[name] for name in runs[0]["rows"]}
+    table = format_table1(rows, setting, spread=std if seeds > 1 else None)
     print("\n" + table)
-    window = _row(r2m, "video2roll_ts40")
-    print(f"Video2Roll on the same 4-s test windows as Roll2Midi: P {window[0]:.1f} R {window[1]:.1f} "
-          f"Acc {window[2]:.1f} F1 {window[3]:.1f}")  # fmt: skip
-    demo = generate_demo(r2m_ckpt, demo_kwargs, args.root, out)
+    window, window_std = mean["windows"], std["windows"]
+    print(
+        f"Video2Roll on the same 4-s test windows as Roll2Midi: P {window[0]:.1f} R {window[1]:.1f} "
+        f"Acc {window[2]:.1f} F1 {window[3]:.1f}" + (f" (F1 std {window_std[3]:.1f})" if seeds > 1 else "")
+    )
+    f1 = [run["rows"]["Video2Roll Net"][3] for run in runs]
+    print("Video2Roll F1 per seed: " + ", ".join(f"{v:.1f}" for v in f1) + f"; min {min(f1):.1f}")  # fmt: skip
+    demo = {} if args.no_demo else generate_demo(runs[0]["roll2midi"], runs[0]["demo_kwargs"], args.root, out)
     print(f"total time {time.perf_counter() - start:.0f} s")
-    result = {"scale": args.scale, "dataset": dataset, "rows": rows, "video2roll_on_windows": window, "demo": demo}
+    result = {
+        "scale": args.scale, "dataset": dataset, "seeds": seeds, "rows": rows, "std": std,
+        "per_seed": [{"seed": r["seed"], "rows": r["rows"], "video2roll_on_windows": r["video2roll_on_windows"]}
+                     for r in runs],
+        "video2roll_on_windows": window, "demo": demo, "threads": torch.get_num_threads(),
+        "deterministic": args.deterministic,
+    }  # fmt: skip
     (out / "table1.json").write_text(json.dumps(result, indent=1))
     (out / "table1.txt").write_text(table + "\n")
     return result

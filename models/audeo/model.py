@@ -48,12 +48,20 @@ AUDEO_STAGES = {
     "video2roll": StageSpec(
         "video2roll",
         ckpt="video2roll_ckpt",
-        sizes=("widths", "blocks", "feature_channels", "top_channels", "frame_size"),
+        sizes=("widths", "blocks", "feature_channels", "top_channels", "frame_size", "feature_transform"),
     ),
     "roll2midi": StageSpec(
         "generator",
         ckpt="roll2midi_ckpt",
-        sizes=("generator_down", "generator_up", "generator_down_dropout", "generator_up_dropout"),
+        sizes=(
+            "generator_down",
+            "generator_up",
+            "generator_down_dropout",
+            "generator_up_dropout",
+            "generator_norm_eps",
+            "generator_dropout_mode",
+            "generator_first_bias",
+        ),  # fmt: skip
         aux=("discriminator",),
     ),
     "perfnet": StageSpec(
@@ -75,10 +83,17 @@ class Audeo(StagedModule):
         stage: what trains: video2roll, roll2midi, perfnet or refine.
         num_keys: 51 (MIDI 36-86) or 88 (MIDI 21-108).
         widths, blocks, feature_channels, top_channels: Video2Roll's ResNet-18 and pyramid widths.
+        feature_transform: "released" (padded 1x1 projection, fixed 2x2 pools: needs a frame size whose levels meet on
+            one grid, as 100 x 900) or "adaptive" (any frame size); see :class:`Video2RollNet`.
         lr: Adam learning rate of Video2Roll, PerfNet and the refinement U-Net (§4.1: 0.001).
-        plateau_patience, plateau_factor: ReduceLROnPlateau on the validation loss (released code: patience 2).
+        plateau_patience, plateau_factor: ReduceLROnPlateau (released code: patience 2, factor 0.1).
+        plateau_monitor: the loss the plateau schedule watches: "train" (the epoch's mean training loss, as the
+            released Video2Roll solver steps it) or "val" (the validation loss).
         threshold: Video2Roll / Roll2Midi evaluation threshold (Table 1: 0.4).
         generator_down, generator_up, generator_down_dropout, generator_up_dropout: Roll2Midi U-Net.
+        generator_norm_eps, generator_dropout_mode, generator_first_bias: the released generator's BatchNorm eps 0.8,
+            element-wise dropout and bias-free first convolution (see :func:`roll2midi_generator`); 1e-5, "channel"
+            and True give a textbook pix2pix U-Net.
         discriminator_layers: PatchGAN (channels, stride, instance norm) layers.
         gan_lr: Adam learning rate of both GAN networks (released code: 5e-4).
         adversarial_weight: weight of the adversarial term of the generator loss (released code: 0.001).
@@ -104,14 +119,19 @@ class Audeo(StagedModule):
         blocks: Sequence[int] = (2, 2, 2, 2),
         feature_channels: int = 128,
         top_channels: int = 64,
+        feature_transform: Literal["released", "adaptive"] = "released",
         lr: float = 1e-3,
         plateau_patience: int = 2,
         plateau_factor: float = 0.1,
+        plateau_monitor: Literal["train", "val"] = "train",
         threshold: float = 0.4,
         generator_down: Sequence[int] = (64, 128, 256, 512, 1024, 1024),
         generator_up: Sequence[int] = (512, 256, 128, 64, 16),
         generator_down_dropout: Sequence[float] = (0.0, 0.0, 0.5, 0.5, 0.5, 0.5),
         generator_up_dropout: Sequence[float] = (0.5, 0.5, 0.5, 0.0, 0.0),
+        generator_norm_eps: float = 0.8,
+        generator_dropout_mode: Literal["channel", "element"] = "element",
+        generator_first_bias: bool = False,
         discriminator_layers: Sequence[Sequence] = DEFAULT_LAYERS,
         gan_lr: float = 5e-4,
         adversarial_weight: float = 0.001,
@@ -152,11 +172,14 @@ class Audeo(StagedModule):
         """A fresh network of this configuration: video2roll, generator, discriminator, perfnet or refiner."""
         hp = self.hparams
         if name == "video2roll":
-            return Video2RollNet(hp.num_keys, 5, hp.widths, hp.blocks, hp.feature_channels, hp.top_channels)
+            return Video2RollNet(
+                hp.num_keys, 5, hp.widths, hp.blocks, hp.feature_channels, hp.top_channels, hp.feature_transform
+            )
         if name == "generator":
             net = roll2midi_generator(
-                hp.generator_down, hp.generator_up, hp.generator_down_dropout, hp.generator_up_dropout
-            )
+                hp.generator_down, hp.generator_up, hp.generator_down_dropout, hp.generator_up_dropout,
+                hp.generator_norm_eps, hp.generator_dropout_mode, hp.generator_first_bias,
+            )  # fmt: skip
             return net.apply(gan_init)
         if name == "discriminator":
             return PatchDiscriminator(1, hp.discriminator_layers).apply(gan_init)
@@ -226,7 +249,9 @@ class Audeo(StagedModule):
             return self._gan_step(batch)
         else:
             loss = self._spectrogram_loss(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["roll"]))
+        size = len(batch["roll"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/epoch_loss", loss, on_step=False, on_epoch=True, batch_size=size)  # the plateau's "train"
         return loss
 
     def _spectrogram_loss(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -329,12 +354,13 @@ class Audeo(StagedModule):
             return [opt_g, opt_d], [plateau]
         net = getattr(self, self.trains)
         optimizer = torch.optim.Adam(net.parameters(), lr=hp.lr, betas=(0.9, 0.999))
+        monitor = {"train": "train/epoch_loss", "val": "val/loss"}[hp.plateau_monitor]
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, "min", patience=hp.plateau_patience, factor=hp.plateau_factor
         )
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": plateau, "monitor": "val/loss", "interval": "epoch", "strict": False},
+            "lr_scheduler": {"scheduler": plateau, "monitor": monitor, "interval": "epoch", "strict": False},
         }
 
     # ----------------------------------------------------------------------------------------------- generation

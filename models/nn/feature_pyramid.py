@@ -16,11 +16,24 @@ from torch import nn
 
 
 class ResidualTransform(nn.Module):
-    """x -> pool(p + conv3x3(relu(bn(conv3x3(p))))), p = conv1x1(x). ``size`` pools to a fixed grid (or keep)."""
+    """x -> pool(p + conv3x3(relu(bn(conv3x3(p))))), p = conv1x1(x).
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    Args:
+        projection_padding: zero padding of the 1x1 projection (1 grows the map by 2 in H and W).
+        pool: ``(kernel, stride)`` of a fixed average pool; then ``size`` in ``forward`` is checked, not pooled to.
+            ``None``: ``size`` pools adaptively to that grid (or keeps the map when no size is given).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        projection_padding: int = 0,
+        pool: Optional[tuple[int, int]] = None,
+    ) -> None:
         super().__init__()
-        self.project = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.pool = pool
+        self.project = nn.Conv2d(in_channels, out_channels, 1, padding=projection_padding, bias=False)
         self.conv1 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
@@ -28,6 +41,15 @@ class ResidualTransform(nn.Module):
     def forward(self, x: torch.Tensor, size: Optional[tuple[int, int]] = None) -> torch.Tensor:
         projected = self.project(x)
         out = projected + self.conv2(F.relu(self.bn(self.conv1(projected))))
+        if self.pool is not None:
+            kernel, stride = self.pool
+            out = F.avg_pool2d(out, kernel, stride)
+            if size is not None and tuple(out.shape[-2:]) != tuple(size):
+                raise ValueError(
+                    f"ResidualTransform: the fixed {kernel}x{kernel}/{stride} pool gives a {tuple(out.shape[-2:])} "
+                    f"grid where {tuple(size)} is needed; this input size needs adaptive pooling"
+                )
+            return out
         if size is not None and tuple(out.shape[-2:]) != tuple(size):
             out = F.adaptive_avg_pool2d(out, size)
         return out

@@ -40,6 +40,11 @@ class UNet(nn.Module):
     dims: 1 (sequences [B, C, T]) or 2 (maps [B, C, H, W]).
     norm: "batch" or "instance" normalisation (the first encoder level has none).
     out_activation: "sigmoid", "relu" or "none".
+    norm_eps: the normalisation layers' epsilon (PyTorch's 1e-5; a value such as 0.8 damps the normalisation of
+        low-variance channels).
+    dropout_mode: "channel" drops whole feature maps (``Dropout2d`` / ``Dropout1d``), "element" single activations
+        (``Dropout``).
+    first_bias: a bias on the first encoder convolution (the only one without a normalisation after it).
     """
 
     def __init__(
@@ -54,6 +59,9 @@ class UNet(nn.Module):
         dims: Literal[1, 2] = 2,
         norm: Literal["batch", "instance"] = "batch",
         out_activation: Literal["sigmoid", "relu", "none"] = "none",
+        norm_eps: float = 1e-5,
+        dropout_mode: Literal["channel", "element"] = "channel",
+        first_bias: bool = True,
     ) -> None:
         super().__init__()
         down_channels = [int(c) for c in down_channels]
@@ -63,16 +71,25 @@ class UNet(nn.Module):
         up_channels = [int(c) for c in (up_channels or down_channels[-2::-1])]
         if len(up_channels) != depth - 1:
             raise ValueError(f"UNet: {len(up_channels)} decoder widths for {depth} encoder levels (need {depth - 1})")
+        if dropout_mode not in ("channel", "element"):
+            raise ValueError(f"UNet: dropout_mode must be 'channel' or 'element', got {dropout_mode!r}")
         if stride not in (1, 2) or dims not in (1, 2):
             raise ValueError(f"UNet: stride must be 1 or 2 and dims 1 or 2, got stride={stride}, dims={dims}")
         self.stride, self.dims, self.depth = stride, dims, depth
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         deconv = nn.ConvTranspose1d if dims == 1 else nn.ConvTranspose2d
         if norm == "batch":
-            norm_layer = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+            norm_class = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
         else:
-            norm_layer = nn.InstanceNorm1d if dims == 1 else nn.InstanceNorm2d
-        dropout_layer = nn.Dropout if dims == 1 else nn.Dropout2d
+            norm_class = nn.InstanceNorm1d if dims == 1 else nn.InstanceNorm2d
+
+        def norm_layer(channels: int) -> nn.Module:
+            return norm_class(channels, eps=norm_eps)
+
+        if dropout_mode == "element":
+            dropout_layer: type[nn.Module] = nn.Dropout
+        else:
+            dropout_layer = nn.Dropout1d if dims == 1 else nn.Dropout2d
         down_p = _per_level(down_dropout, depth, "down_dropout")
         up_p = _per_level(up_dropout, depth - 1, "up_dropout")
 
@@ -80,7 +97,8 @@ class UNet(nn.Module):
         previous = in_channels
         for level, (channels, p) in enumerate(zip(down_channels, down_p)):
             if stride == 1 or level == 0:
-                layers: list[nn.Module] = [conv(previous, channels, 3, stride=1, padding=1, bias=level == 0)]
+                bias = level == 0 and first_bias
+                layers: list[nn.Module] = [conv(previous, channels, 3, stride=1, padding=1, bias=bias)]
             else:
                 layers = [conv(previous, channels, 4, stride=2, padding=1, bias=False)]
             if level > 0:

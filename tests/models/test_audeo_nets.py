@@ -31,8 +31,44 @@ def test_video2roll_full_size_shapes() -> None:
 
 
 def test_video2roll_88_keys_any_frame_size() -> None:
-    net = Video2RollNet(keys=88, widths=(8, 16, 32, 64), feature_channels=16, top_channels=8)
+    small = {"widths": (8, 16, 32, 64), "feature_channels": 16, "top_channels": 8}
+    net = Video2RollNet(keys=88, **small, feature_transform="adaptive")
     assert net(torch.rand(3, 5, 40, 300)).shape == (3, 88)
+
+
+def test_released_options_match_the_released_networks() -> None:
+    """Parameter counts of the released code (Video2Roll 12,713,651; Roll2Midi G 25,103,665, D 1,554,433); the
+    released feature transform's padded projection and fixed pools put every level on the 4 x 29 grid at 100 x 900,
+    and refuse a frame size whose levels do not meet; the released generator's BatchNorm eps is 0.8 and its dropout
+    element-wise."""
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    released = Video2RollNet(keys=51).eval()
+    assert count(released) == 12_713_651
+    assert released.transform2a.project.padding == (1, 1) and released.transform4.pool == (3, 1)
+    with torch.no_grad():
+        levels = released.refined(torch.rand(1, 5, 100, 900))
+    assert all(level.shape[-2:] == (4, 29) for level in levels)
+    with pytest.raises(ValueError, match="adaptive pooling"):
+        Video2RollNet(keys=51, widths=(8, 16, 32, 64))(torch.rand(1, 5, 32, 288))
+    adaptive = Video2RollNet(keys=51, feature_transform="adaptive")
+    assert count(adaptive) == 12_713_651 and adaptive.transform2a.project.padding == (0, 0)
+
+    generator = roll2midi_generator()
+    assert count(generator) == 25_103_665
+    assert count(PatchDiscriminator(1, DEFAULT_LAYERS)) == 1_554_433
+    norms = [m for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.eps == 0.8 for m in norms)
+    drops = [m for m in generator.modules() if isinstance(m, torch.nn.Dropout | torch.nn.Dropout2d)]
+    assert len(drops) == 7 and all(type(m) is torch.nn.Dropout for m in drops)
+    assert generator.downs[0][0].bias is None
+    textbook = roll2midi_generator(norm_eps=1e-5, dropout_mode="channel", first_bias=True)
+    assert count(textbook) == 25_103_665 + 64
+    assert all(type(m) is torch.nn.Dropout2d for m in textbook.modules() if isinstance(m, torch.nn.Dropout2d))
+    with torch.no_grad():  # element-wise dropout zeroes single activations, not whole maps
+        drop = generator.train().downs[2]
+        out = drop(torch.rand(1, 128, 51, 100))
+    per_map = (out == 0).flatten(2).float().mean(-1)
+    assert 0.3 < float(per_map.mean()) < 0.7 and float(per_map.max()) < 1.0
 
 
 def test_resnet_backbone_strides_and_shortcut() -> None:

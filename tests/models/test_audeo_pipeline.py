@@ -64,7 +64,13 @@ def test_pipeline_command_runs_checkpoints_for_the_next_stage(root: Path, tmp_pa
     from models.audeo import Audeo
     from models.audeo.pipeline import main
 
-    sizes = {"widths": (8, 16, 32, 64), "feature_channels": 16, "top_channels": 8, "frame_size": (20, 180)}
+    sizes = {
+        "widths": (8, 16, 32, 64),
+        "feature_channels": 16,
+        "top_channels": 8,
+        "frame_size": (20, 180),
+        "feature_transform": "adaptive",
+    }
     v2r = _checkpoint(Audeo(stage="video2roll", **sizes), tmp_path / "v2r.ckpt")
     data = tmp_path / "data.yaml"
     data.write_text(f"data:\n  init_args:\n    synthetic_minutes: {MINUTES}\n    cache_dir: {tmp_path / 'cache'}\n")
