@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CONFIG ?= experiments/audeo.yaml
+CONFIG ?= experiments/audeo_cpu.yaml
 # reproduce-<paper>: SCALE=full (paper sizes; without a GPU it prints the expected duration and exits 2 unless YES=1)
 # or SCALE=smoke (minutes on a CPU)
 SCALE ?= full
@@ -27,8 +27,9 @@ $(STAMP): pyproject.toml scripts/system_deps.sh
 system-deps:
 	@bash scripts/system_deps.sh
 
+# the main job: fit CONFIG, test it on held-out data, end with a report (metrics beside a baseline, demo MP4, paths)
 run: install
-	$(PY) cli.py fit --config $(CONFIG)
+	$(PY) experiments/main_job.py --config $(CONFIG)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -112,6 +113,26 @@ audeo: install  ## every Audeo stage in order (video2roll, roll2midi, perfnet, r
 	$(call audeo_fit,audeo_perfnet,refine) --model.init_args.stage refine --data.init_args.stage refine \
 		--model.init_args.perfnet_ckpt $(AUDEO_OUT)/checkpoints/perfnet/last.ckpt \
 		--data.init_args.roll_dir $(AUDEO_OUT)/Roll2Midi_results --trainer.logger.init_args.name audeo_refine
+
+# ---- MI Net -------------------------------------------------------------------------------------------------------
+MINET_ROOT ?=
+MINET_DATA ?= urmp
+MINET_OUT ?= runs/mi_net
+MINET_DEBUG ?=
+.PHONY: reproduce-minet minet
+reproduce-minet: install  ## MI Net Tables 1-5 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (CPU); DATA=urmp|solos, SEEDS=N (smoke default 2), THREADS=N, MINET_ROOT=real data
+	$(PY) experiments/tables/mi_net.py --scale $(SCALE) --data $(or $(DATA),$(MINET_DATA)) $(if $(YES),--yes,) \
+		$(if $(MINET_ROOT),--root "$(MINET_ROOT)",) $(if $(SEEDS),--seeds $(SEEDS),) $(if $(THREADS),--threads $(THREADS),)
+
+# Every MI Net stage in order through cli.py (VQ-VAE -> pose prior -> MIDI-content prior), chained by vqvae_ckpt.
+# MINET_DEBUG=1 adds experiments/debug/ sizes (a quick check).
+minet_config = --config experiments/$(1).yaml $(if $(MINET_DEBUG),--config experiments/debug/$(1).yaml,)
+minet_fit = $(PY) cli.py fit $(call minet_config,$(1)) $(if $(MINET_ROOT),--data.init_args.root "$(MINET_ROOT)",) \
+	--checkpoint.dirpath $(MINET_OUT)/checkpoints/$(2) --trainer.logger.init_args.save_dir $(MINET_OUT)/logs
+minet: install  ## every MI Net stage in order (vqvae, prior, content) on URMP; MINET_ROOT=real data, MINET_DEBUG=1
+	$(call minet_fit,mi_net_vqvae,vqvae)
+	$(call minet_fit,mi_net_prior,prior) --model.init_args.vqvae_ckpt $(MINET_OUT)/checkpoints/vqvae/last.ckpt
+	$(call minet_fit,mi_net_content,content) --model.init_args.vqvae_ckpt $(MINET_OUT)/checkpoints/vqvae/last.ckpt
 
 # ---- precision, compile, monitoring, benchmarks -----------------------------------------------------------------
 .PHONY: bench
