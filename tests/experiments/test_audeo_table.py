@@ -43,12 +43,15 @@ def test_transcribe_back_scores_a_soundtrack_against_the_keys(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_smoke_table1_meets_its_targets(tmp_path) -> None:
+    """``make reproduce-table1 SCALE=smoke``: 3 seeds (training and synthetic data), Table 1 as mean ± std."""
     from experiments.tables.audeo import main
 
     result = main(["--scale", "smoke", "--out", str(tmp_path)])
-    f1 = {name: row[3] for name, row in result["rows"].items()}  # percent
-    assert f1["Video2Roll Net"] >= 90.0, result["rows"]
-    # Roll2Midi refines Video2Roll's probabilities: no worse than Video2Roll on the same windows (GAN noise: 1 point)
+    assert result["seeds"] == 3
+    f1 = {name: row[3] for name, row in result["rows"].items()}  # percent, mean over the seeds
+    per_seed = [run["rows"]["Video2Roll Net"][3] for run in result["per_seed"]]
+    assert f1["Video2Roll Net"] >= 90.0 and min(per_seed) >= 88.0, result["per_seed"]
+    # Roll2Midi refines Video2Roll's probabilities: no worse than Video2Roll on the same windows (1 point)
     assert f1["Roll2Midi Net TS=0.5"] >= result["video2roll_on_windows"][3] - 1.0, result
     demo = result["demo"]
     assert demo["f1"] >= 0.85, demo  # generated MIDI vs the keys the video shows
