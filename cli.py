@@ -40,7 +40,7 @@ def synth(dataset: SYNTH_DATASETS, out: Path, minutes: float = 2.0, seed: int = 
 
 
 def prepare(
-    task: Literal["keypoints", "transcribe", "features", "yt8m"],
+    task: Literal["keypoints", "transcribe", "features", "yt8m", "embeddings"],
     src: Path,
     out: Path,
     backend: Literal["auto", "openpose", "mediapipe"] = "auto",
@@ -50,6 +50,8 @@ def prepare(
     kinds: Optional[list[str]] = None,
     labels: Optional[list[str]] = None,
     vocabulary: Optional[Path] = None,
+    joint_ckpt: Optional[Path] = None,
+    joint_class: Optional[str] = None,
     overwrite: bool = False,
 ) -> None:
     """Preprocess raw data offline: video -> keypoints, audio -> pseudo ground-truth MIDI, video -> frame features.
@@ -59,16 +61,20 @@ def prepare(
     Args:
         task: keypoints (OpenPose JSON from videos/images), transcribe (MIDI from audio), features (an MV100K-layout
             root from music videos: 1-fps features, audio, videos.csv), yt8m (ids, labels and features from
-            YouTube-8M frame-level TFRecord shards into an MV100K-layout root).
+            YouTube-8M frame-level TFRecord shards into an MV100K-layout root), embeddings (joint text-audio
+            embeddings of every 10-s segment of an MV100K-layout root's audio).
         src: input file or folder (searched recursively).
         out: output folder.
         backend: keypoints: OpenPose's Python API, MediaPipe (own venv, created on first use), or auto.
         openpose_models: keypoints: OpenPose's models folder (default $OPENPOSE_MODELS).
         transcriber: transcribe: basic_pitch (any instrument) or transkun (piano).
         program: transcribe: General-MIDI program written into the MIDI files.
-        kinds: features: feature kinds to compute (default: effnet_lite0 and flow).
+        kinds: features: feature kinds to compute (default: effnet_lite0 and flow; also effnet_tokens).
         labels: yt8m: keep only videos with one of these labels (vocabulary names like "Music video", or indices).
         vocabulary: yt8m: YT8M vocabulary.csv (default: beside the shards).
+        joint_ckpt: embeddings: checkpoint of the joint text-audio model that embeds every 10-s segment of an
+            MV100K-layout root's audio (SRC) into OUT/embeddings/<model>/<id>.npy.
+        joint_class: embeddings: the joint model's class (package.module.Class with from_checkpoint(path)).
         overwrite: recompute outputs that already exist.
     """
     from datamodules.prepare import run
@@ -82,6 +88,8 @@ def prepare(
         options |= {"kinds": tuple(kinds or ("effnet_lite0", "flow"))}
     elif task == "yt8m":
         options |= {"labels": labels, "vocabulary": vocabulary}
+    elif task == "embeddings":
+        options |= {"joint_ckpt": joint_ckpt, "joint_class": joint_class}
     run(task, Path(src), Path(out), **options)
 
 
@@ -176,6 +184,7 @@ class SuiteTrainer(Trainer):
         datamodule: Any = None,
         program: Optional[int] = None,
         transpose: int = 0,
+        midi: Optional[Path] = None,
     ) -> dict[str, Path]:
         """Turn a silent video into a soundtrack: writes OUT's .mid (symbolic models), .wav and the MP4 with sound.
         The soundtrack covers the whole video and lasts exactly as long (:func:`models.generation.write_soundtrack`).
@@ -187,6 +196,7 @@ class SuiteTrainer(Trainer):
             keypoints: a folder of pre-extracted keypoints (OpenPose JSON) for keypoint-driven models.
             program: General-MIDI program of the generated track (symbolic models that take it).
             transpose: semitones to transpose the generated MIDI by (symbolic models that take it; MIDI editing).
+            midi: the video's MIDI, for models conditioned on content (MI Net's content stage).
         """
         from models.generation import GeneratesFromVideo, write_soundtrack
 
@@ -198,9 +208,11 @@ class SuiteTrainer(Trainer):
         if ckpt is not None:
             model.load_state_dict(_load_state_dict(Path(ckpt)))
         model.eval()
-        edits: dict[str, int] = {} if program is None else {"program": int(program)}
+        edits: dict[str, Any] = {} if program is None else {"program": int(program)}
         if transpose:
             edits["transpose"] = int(transpose)
+        if midi is not None:
+            edits["midi"] = str(midi)
         example = model.generate_from_video(
             str(video), keypoints=None if keypoints is None else str(keypoints), **edits
         )

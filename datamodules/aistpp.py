@@ -13,7 +13,10 @@ Sequence names ``g{GEN}_s{SIT}_cAll_d{DD}_m{GEN}{k}_ch{CC}`` give the genre and 
 field marks the music's beats (librosa's beat tracker on the piece, each beat moved onto its onset:
 :func:`datamodules.audio.beat_times`), which is what RhythmicNet's Video2Rhythm learns to predict.
 ``keypoint_layout="rhythmic17"`` gives RhythmicNet's skeleton (Neck / MidHip from the shoulders / hips, toes copied
-from the ankles with confidence 0).
+from the ankles with confidence 0). RhythmicNet's Video2Rhythm reads ``AISTPPDataModule(keypoint_layout="rhythmic17",
+fps=60, clip_seconds=5, fields=("keypoints", "beats"))``. On a synthetic root (``SYNTHETIC.json``) the ``beats``
+field marks the exact beat times the music was written with (the marker's ``pieces``), unless
+``exact_beats=False``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class AISTPPDataModule(RecordingDataModule):
         keypoint_layout: layout of the keypoints field (coco17; rhythmic17 for RhythmicNet; body25).
         clip_seconds, fps: clip length and frame rate (default 60 fps, the annotation rate).
         sample_rate: audio rate.
+        exact_beats: on a synthetic root, beats from ``SYNTHETIC.json`` (exact) rather than tracked in the music.
         Others: see :class:`datamodules.base.RecordingDataModule` (no max_events here: no MIDI).
     """
 
@@ -79,6 +83,7 @@ class AISTPPDataModule(RecordingDataModule):
         clip_seconds: float = 6.0,
         fps: float = AIST_FPS,
         sample_rate: int = 22050,
+        exact_beats: bool = True,
         **kwargs: Any,
     ) -> None:
         for name in ("events", "roll", "instrument"):
@@ -91,6 +96,17 @@ class AISTPPDataModule(RecordingDataModule):
         self.split_set = split_set
         self.view = int(view)
         self.music_dir = None if music_dir is None else Path(music_dir)
+        self.exact_beats = bool(exact_beats)
+
+    def _exact_beats(self, root: Path) -> dict[str, tuple[float, ...]]:
+        """Beat times per music piece from a synthetic root's marker (empty for real data or ``exact_beats=False``)."""
+        if not self.exact_beats or "beats" not in self.options.fields:
+            return {}
+        from datamodules.synthetic import read_marker
+
+        marker = read_marker(root) or {}
+        pieces = marker.get("pieces") or {}
+        return {piece: tuple(float(t) for t in info["beats"]) for piece, info in pieces.items() if "beats" in info}
 
     def _music(self, root: Path, piece: str) -> Optional[Path]:
         folder = self.music_dir or root / "music"
@@ -102,6 +118,7 @@ class AISTPPDataModule(RecordingDataModule):
             raise FileNotFoundError(f"AIST++: split file {split_file} does not exist")
         ignore = set(read_list(root / "ignore_list.txt")) if (root / "ignore_list.txt").is_file() else set()
         fields = self.options.fields
+        exact = self._exact_beats(root)
         recordings = []
         for seq in read_list(split_file):
             if seq in ignore:
@@ -114,14 +131,15 @@ class AISTPPDataModule(RecordingDataModule):
                 )
             source = KeypointSource("aistpp", pkl, AIST_FPS, view=self.view)
             music = self._music(root, info["music"])
-            if ("audio" in fields or "beats" in fields) and music is None:
+            beats = exact.get(info["music"])
+            if ("audio" in fields or ("beats" in fields and beats is None)) and music is None:
                 folder = self.music_dir or root / "music"
                 raise FileNotFoundError(f"AIST++: music {info['music']} of sequence {seq} not found in {folder}")
             video = root / "videos" / f"{seq.replace('_cAll_', f'_c{self.view + 1:02d}_')}.mp4"
             if "frames" in fields and not video.is_file():
                 raise FileNotFoundError(f"AIST++: video of sequence {seq} not found: {video}")
             end = source.num_frames() / AIST_FPS
-            if music is not None and ("audio" in fields or "beats" in fields):
+            if music is not None and ("audio" in fields or ("beats" in fields and beats is None)):
                 from datamodules.audio import audio_info
 
                 end = min(end, audio_info(music)[1])
@@ -134,6 +152,7 @@ class AISTPPDataModule(RecordingDataModule):
                     keypoints=source,
                     video=video if video.is_file() else None,
                     meta={**info, "sequence": seq, "view": self.view},
+                    beat_times=beats,
                 )
             )
         if not recordings:

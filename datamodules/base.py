@@ -174,6 +174,7 @@ class RecordingDataModule(ClipDataModule):
         fps: frame rate of keypoints / roll / frames / beats.
         sample_rate: audio rate.
         max_events: length of the ``events`` field (Foley Music: 512).
+        binary_roll: ``roll`` as 0/1 (MI Net §3.3 ignores the dynamics) instead of velocity / 127.
         normalization: keypoint normalisation (bbox, image, none).
         frame_size: (width, height) of the ``frames`` field.
         gray: grayscale ``frames``.
@@ -198,6 +199,7 @@ class RecordingDataModule(ClipDataModule):
         gray: bool = False,
         val_hop_seconds: Optional[float] = None,
         clips_per_epoch: Optional[int] = None,
+        binary_roll: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
@@ -208,6 +210,7 @@ class RecordingDataModule(ClipDataModule):
             normalization=normalization,
             sample_rate=sample_rate,
             max_events=max_events,
+            binary_roll=binary_roll,
             frame_size=None if frame_size is None else tuple(frame_size),
             gray=gray,
         )

@@ -70,10 +70,11 @@ def symbolic_fields(
     roll_low: int = 21,
     roll_high: int = 108,
     fields: tuple[str, ...] = ("events", "roll"),
+    binary_roll: bool = False,
 ) -> dict[str, torch.Tensor]:
     """``events`` long ``[max_events]`` + ``events_mask`` bool (True on real tokens, SOS/EOS included) from the notes
-    starting in the window, and ``roll`` float ``[K, T]`` (T = duration * fps, velocity / 127) of the notes sounding
-    in it."""
+    starting in the window, and ``roll`` float ``[K, T]`` (T = duration * fps, velocity / 127, or 0/1 with
+    ``binary_roll``: MI Net §3.3 ignores the dynamics) of the notes sounding in it."""
     out: dict[str, torch.Tensor] = {}
     if "events" in fields:
         from music.events import PAD, encode, to_fixed_length
@@ -86,7 +87,9 @@ def symbolic_fields(
 
         window = midi_window(midi, start, duration, keep_sustained=True)
         frames = int(round(duration * fps))
-        out["roll"] = torch.from_numpy(midi_to_roll(window, fps, low=roll_low, high=roll_high, frames=frames))
+        out["roll"] = torch.from_numpy(
+            midi_to_roll(window, fps, low=roll_low, high=roll_high, frames=frames, binary=binary_roll)
+        )
     return out
 
 

@@ -158,7 +158,10 @@ class MidiSource:
 
 @dataclass
 class Recording:
-    """One recording: a unique ``key``, its usable span ``[start, end)`` in seconds and its streams."""
+    """One recording: a unique ``key``, its usable span ``[start, end)`` in seconds and its streams.
+
+    ``beat_times`` (seconds), where known exactly (synthetic data), give the ``beats`` field instead of tracking the
+    beats in ``audio``."""
 
     key: str
     start: float
@@ -169,6 +172,7 @@ class Recording:
     video: Optional[Path] = None
     instrument: Optional[int] = None
     meta: dict[str, Any] = field(default_factory=dict)
+    beat_times: Optional[tuple[float, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class ClipOptions:
     max_events: int = 512
     roll_low: int = 21
     roll_high: int = 108
+    binary_roll: bool = False
     frame_size: Optional[tuple[int, int]] = (224, 224)
     gray: bool = False
 
@@ -246,7 +251,15 @@ class RecordingClips(ClipDataset):
         if wanted:
             sample.update(
                 symbolic_fields(
-                    rec.midi.load(), start, duration, opt.fps, opt.max_events, opt.roll_low, opt.roll_high, wanted
+                    rec.midi.load(),
+                    start,
+                    duration,
+                    opt.fps,
+                    opt.max_events,
+                    opt.roll_low,
+                    opt.roll_high,
+                    wanted,
+                    opt.binary_roll,
                 )
             )
         if "frames" in opt.fields:
@@ -263,14 +276,17 @@ class RecordingClips(ClipDataset):
         if "beats" in opt.fields:
             from datamodules.audio import beat_times
 
-            times = _SEQUENCES.get_or(("beats", rec.audio), lambda: beat_times(rec.audio))
+            if rec.beat_times is not None:
+                times = np.asarray(rec.beat_times, dtype=np.float64)
+            else:
+                times = _SEQUENCES.get_or(("beats", rec.audio), lambda: beat_times(rec.audio))
             frames_n = int(round(duration * opt.fps))
             beats = torch.zeros(frames_n)
             index = np.round((times[(times >= start) & (times < start + duration)] - start) * opt.fps).astype(int)
             beats[index[index < frames_n]] = 1.0
             sample["beats"] = beats
         if "instrument" in opt.fields:
-            sample["instrument"] = torch.tensor(-1 if rec.instrument is None else rec.instrument, dtype=torch.long)
+            sample["instrument"] = torch.tensor(rec.instrument, dtype=torch.long)
         sample["meta"] = {
             "dataset": self.dataset_name,
             "key": rec.key,
@@ -298,11 +314,20 @@ def _check_streams(recordings: Sequence[Recording], options: ClipOptions, datase
         "roll": ("midi", "MIDI / notes"),
         "frames": ("video", "video"),
     }
+    if "instrument" in options.fields:
+        unlabelled = [rec.key for rec in recordings if rec.instrument is None]
+        if unlabelled:
+            raise ValueError(
+                f"{dataset}: recording {unlabelled[0]} ({len(unlabelled)} of {len(recordings)} in this split) has no "
+                "instrument label, so the 'instrument' field cannot be read; drop it from `fields`"
+            )
     for name in options.fields:
         if name not in needs:
             continue
         attr, what = needs[name]
         for rec in recordings:
+            if name == "beats" and rec.beat_times is not None:
+                continue
             source = getattr(rec, attr)
             if source is None:
                 raise FileNotFoundError(f"{dataset}: recording {rec.key} has no {what} (needed for field {name!r})")

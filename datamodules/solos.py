@@ -12,16 +12,21 @@ Layout under ``root``:
   ``<Category>/<ytid>.<ext>`` / ``videos/<Category>/<ytid>.mp4`` (its audio track is decoded).
 - ``midi/<Category>/<ytid>.mid`` (optional; e.g. from ``python cli.py prepare --task transcribe``) for events/roll.
 
-Solos ships no split: ids are split deterministically (about 80/10/10, by id, so no video is in two splits).
-MI Net (§3) feeds the upper body and both hands: the default layout is Solos' own ``solos47``.
+Solos ships no split: ids are split deterministically (``split="ids"``: about 80/10/10, by id, so no video is in two
+splits), or as MI Net §4 does (``split="mi_net"``: 9:1 train/test, stratified by category: per category
+``max(1, round(n / 10))`` ids held out, none when it has a single id; no validation set in the paper, so val is the
+test set). MI Net (§3) feeds the upper body and both hands: ``keypoint_layout="upper47"`` (5 body + 2 x 21 hand
+joints); the default layout is Solos' own ``solos47``. A category outside the 13 is an error naming the id list when
+the ``instrument`` field is asked for (and otherwise has no label).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import zlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from datamodules.base import RecordingDataModule
 from datamodules.clips import group_split
@@ -59,6 +64,17 @@ def _segments(path: Path, cat: str, vid: str, value: Any) -> list[tuple[float, f
     return out
 
 
+def mi_net_held_out(pairs: list[tuple[str, str]], fraction: float = 0.1) -> set[str]:
+    """The ids MI Net (§4) tests on: per category of ``pairs`` ``(category, ytid)``, ``max(1, round(fraction * n))``
+    of its ``n`` ids (ordered by CRC32 of the id); a category with a single id keeps it for training."""
+    held: set[str] = set()
+    for category in sorted({c for c, _ in pairs}):
+        ids = sorted({v for c, v in pairs if c == category}, key=lambda v: (zlib.crc32(v.encode()), v))
+        if len(ids) >= 2:
+            held.update(ids[: max(1, int(round(fraction * len(ids))))])
+    return held
+
+
 class SolosDataModule(RecordingDataModule):
     """Solos videos as clips with keypoints / audio / events / roll / frames / instrument.
 
@@ -66,7 +82,9 @@ class SolosDataModule(RecordingDataModule):
         root: the Solos folder (see the module docstring); None = synthetic Solos.
         fields: batch fields to read (keypoints, audio, events, roll, frames, instrument).
         categories: Solos categories to keep (default all 13).
-        keypoint_layout: layout of the keypoints field (default solos47; body65 / openpose67 fill hands from it).
+        split: ``ids`` (about 80/10/10 by id) or ``mi_net`` (MI Net §4: 9:1 stratified by category, val = test).
+        keypoint_layout: layout of the keypoints field (default solos47; body65 / openpose67 fill hands from it;
+            MI Net: upper47).
         clip_seconds, fps: clip length and output frame rate (default 25 fps, Solos' own).
         sample_rate: audio rate (MI Net: 16000).
         min_segment_seconds: shorter skeleton segments are not used.
@@ -81,6 +99,7 @@ class SolosDataModule(RecordingDataModule):
         root: Optional[str] = None,
         fields: tuple[str, ...] = ("keypoints", "audio", "instrument"),
         categories: Optional[tuple[str, ...]] = None,
+        split: Literal["ids", "mi_net"] = "ids",
         keypoint_layout: str = "solos47",
         clip_seconds: float = 6.0,
         fps: float = SOLOS_FPS,
@@ -90,6 +109,9 @@ class SolosDataModule(RecordingDataModule):
     ) -> None:
         super().__init__(root, fields, keypoint_layout, clip_seconds, fps, sample_rate, **kwargs)
         self.categories = None if categories is None else tuple(categories)
+        if split not in ("ids", "mi_net"):
+            raise ValueError(f"SolosDataModule: split must be 'ids' or 'mi_net', got {split!r}")
+        self.split = split
         self.min_segment_seconds = float(min_segment_seconds)
 
     def _skeleton_files(self, root: Path) -> tuple[Path, Path]:
@@ -121,11 +143,30 @@ class SolosDataModule(RecordingDataModule):
             npy, index = self._skeleton_files(root)
             skeletons = SolosSkeletons(npy, index)
         pairs = [(c, v) for c, vs in ids.items() for v in vs if self.categories is None or c in self.categories]
-        chosen = group_split([v for _, v in pairs], split)
+        if self.split == "mi_net":
+            held = mi_net_held_out(pairs)
+            if not held:
+                raise ValueError(
+                    f"Solos: split='mi_net' holds out ids of categories with at least 2 ids, and every category in "
+                    f"{root / 'solos_ids.json'} has one; use split='ids', or more synthetic data "
+                    "(synthetic_minutes >= 10 repeats categories; 40 gives each 4-5 ids)"
+                )
+            chosen = {v for _, v in pairs if (v in held) == (split != "train")}
+        else:
+            chosen = group_split([v for _, v in pairs], split)
         recordings = []
         for cat, vid in pairs:
             if vid not in chosen:
                 continue
+            try:
+                label: Optional[int] = instrument_index(cat)
+            except KeyError:
+                if "instrument" in fields:
+                    raise ValueError(
+                        f"Solos: id list {root / 'solos_ids.json'} has category {cat!r}, which is no instrument of "
+                        "datamodules/instruments.py, so the 'instrument' field has no label for it"
+                    ) from None
+                label = None
             audio, video, midi = self._find(root, cat, vid)
             for name, have, expected in (
                 ("audio", audio, f"{root / 'audio' / cat / vid}.wav or the video {root / cat / vid}.mp4"),
@@ -163,7 +204,7 @@ class SolosDataModule(RecordingDataModule):
                         midi=None if midi is None else MidiSource("midi", midi),
                         keypoints=keypoints,
                         video=video,
-                        instrument=instrument_index(cat),
+                        instrument=label,
                         meta={"category": cat, "ytid": vid, "segment": k},
                     )
                 )
@@ -172,4 +213,4 @@ class SolosDataModule(RecordingDataModule):
         return recordings
 
 
-__all__ = ["SOLOS_FPS", "SolosDataModule"]
+__all__ = ["SOLOS_FPS", "SolosDataModule", "mi_net_held_out"]

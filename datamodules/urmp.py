@@ -18,7 +18,10 @@ Splits: ``split="foley"`` (default) uses Foley Music's per-instrument track list
 shipped in ``datamodules/resources/foley_music/URMP``; val doubles as test) with their start/duration. A folder of
 ``<inst>/{train,val[,test]}.csv`` in the same format can be given instead. ``split="pieces"`` groups tracks by piece
 *name* (so shared takes such as 24_Pirates / 25_Pirates stay together) and assigns whole groups deterministically
-(about 80/10/10). A synthetic root (which holds none of the real pieces) always uses ``pieces``.
+(about 80/10/10). A synthetic root (which holds none of the real pieces) uses ``pieces`` for ``foley``.
+``split="mi_net"`` is MI Net §4's track-level split (135 training / 13 test tracks of 148): one held-out track per
+instrument (:func:`mi_net_held_out`), every other track trains; the paper has no validation set, so val is the test
+set.
 
 Foley Music's URMP release alone (``root`` = its ``data/URMP``: ``pose/<inst>/PoseSep_*.npy`` and
 ``midi/<inst>/ScoSep_{k}_{inst}_{NN}_{Piece}.mid``, no piece folders) is read too, for the fields it can give:
@@ -32,7 +35,8 @@ import csv
 import logging
 import math
 import re
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -45,8 +49,8 @@ from datamodules.recordings import KeypointSource, MidiSource, Recording
 
 log = logging.getLogger(__name__)
 
-PIECE_DIR = re.compile(r"^(\d{2})_([A-Za-z]+)_((?:[a-z]+_?)+)$")
-SCOSEP = re.compile(r"^ScoSep_(\d+)_([a-z]+)_(\d{2})_([A-Za-z]+)\.midi?$")
+PIECE_DIR = re.compile(r"^(\d{2})_([A-Za-z][A-Za-z0-9]*)_((?:[a-z]+_?)+)$")  # 44_K515_vn_vn_va_va_vc
+SCOSEP = re.compile(r"^ScoSep_(\d+)_([a-z]+)_(\d{2})_([A-Za-z][A-Za-z0-9]*)\.midi?$")
 URMP_INSTRUMENTS = ("vn", "va", "vc", "db", "fl", "ob", "cl", "bn", "sax", "tpt", "hn", "tbn", "tba")
 FOLEY_INSTRUMENTS = ("vn", "va", "vc", "fl", "tpt")
 FOLEY_SPLITS = Path(__file__).parent / "resources" / "foley_music" / "URMP"
@@ -133,6 +137,27 @@ def scan_foley_release(root: Path) -> list[ReleaseTrack]:
     return tracks
 
 
+def mi_net_held_out(tracks: Sequence[Any]) -> set[str]:
+    """Keys of MI Net's (§4) held-out tracks: per instrument, one track (a deterministic pick by CRC32 of its piece
+    name and part, preferring a take no other piece shares), together with the tracks of the same piece name, part
+    and instrument (a shared take such as 24_Pirates / 25_Pirates' viola is never on both sides). On URMP's 44
+    pieces this holds out 13 tracks, one per instrument. An instrument with a single track keeps it for training.
+    ``tracks`` are :class:`Track` s or :class:`ReleaseTrack` s."""
+    held: set[str] = set()
+    for inst in sorted({t.instrument for t in tracks}):
+        takes: dict[tuple[str, int], list[str]] = {}
+        for t in tracks:
+            if t.instrument == inst:
+                takes.setdefault((t.piece, t.part), []).append(t.key)
+        if len(takes) < 2:
+            continue
+        pick = min(
+            takes, key=lambda take: (len(takes[take]) > 1, zlib.crc32(f"{take[0]}/{take[1]}_{inst}".encode()), take)
+        )
+        held.update(takes[pick])
+    return held
+
+
 def _read_split_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -150,12 +175,15 @@ class URMPDataModule(RecordingDataModule):
         fields: batch fields to read (keypoints, audio, events, roll, frames, instrument).
         instruments: URMP abbreviations to keep (default: the five with Foley Music splits for ``split="foley"``,
             all 13 otherwise).
-        split: ``foley``, ``pieces`` or a folder of ``<inst>/{train,val[,test]}.csv`` in Foley's format.
+        split: ``foley``, ``pieces``, ``mi_net`` (MI Net §4: one held-out track per instrument, val = test) or a
+            folder of ``<inst>/{train,val[,test]}.csv`` in Foley's format.
         keypoints_root: the keypoint cache (default: ``root``).
         keypoint_fps: rate of OpenPose JSON keypoints (default: the URMP video rate 29.97); Foley npy is 22 fps.
-        keypoint_layout: layout of the ``keypoints`` field (Foley Music: body65).
+        keypoint_layout: layout of the ``keypoints`` field (Foley Music: body65; MI Net: upper47, 5 body + 2 x 21
+            hand joints).
         clip_seconds, fps: clip length and the frame rate of keypoints / roll / frames (Foley Music: 6 s at 22 fps).
         sample_rate: audio rate (Foley Music 22050; MI Net 16000).
+        binary_roll: ``roll`` as 0/1 (MI Net's content MIDI, §3.3).
         Others: see :class:`datamodules.base.RecordingDataModule` (Foley Music: 512 events).
     """
 
@@ -259,6 +287,13 @@ class URMPDataModule(RecordingDataModule):
         if mode == "foley" and self.is_synthetic:
             log.info("URMPDataModule: synthetic data holds no real URMP pieces; using the grouped 'pieces' split")
             mode = "pieces"
+        if mode == "mi_net":
+            keep = self.instruments or URMP_INSTRUMENTS
+            held = mi_net_held_out(tracks)
+            selected = [t for t in tracks if (t.key in held) == (split != "train") and t.instrument in keep]
+            if not selected:
+                raise ValueError(f"URMP: no {'/'.join(keep)} track in the {split} split (split='mi_net') of {root}")
+            return [make(t, root) for t in selected]
         if mode == "pieces":
             keep = self.instruments or URMP_INSTRUMENTS
             chosen = group_split([t.piece for t in tracks], split)
@@ -267,6 +302,11 @@ class URMPDataModule(RecordingDataModule):
                 raise ValueError(f"URMP: no {'/'.join(keep)} track in the {split} split of {root}")
             return [make(t, root) for t in selected]
         folder = FOLEY_SPLITS if mode == "foley" else Path(mode)
+        if not folder.is_dir():
+            raise ValueError(
+                f"URMP: split {mode!r} is neither 'foley', 'pieces', 'mi_net' nor a folder of "
+                "<inst>/{train,val[,test]}.csv"
+            )
         return self._csv_recordings(root, tracks, split, folder, make)
 
     def _csv_recordings(
@@ -336,4 +376,13 @@ class URMPDataModule(RecordingDataModule):
         )
 
 
-__all__ = ["ReleaseTrack", "Track", "URMPDataModule", "group_split", "notes_to_midi", "scan", "scan_foley_release"]
+__all__ = [
+    "ReleaseTrack",
+    "Track",
+    "URMPDataModule",
+    "group_split",
+    "mi_net_held_out",
+    "notes_to_midi",
+    "scan",
+    "scan_foley_release",
+]

@@ -3,7 +3,15 @@
 A groove is a float32 array ``[3, T, 9]``: channel 0 the hits (1.0 where a drum of that class starts in that step),
 channel 1 the velocities (``velocity / 127``, 0 without a hit), channel 2 the offsets (how far the hit lies from the
 grid, in 16th-note steps, in ``[-0.5, 0.5)``, 0 without a hit). Step ``i`` is at ``start + i * 60 / bpm / 4`` s.
-Several hits of one class in one step keep the loudest (as GrooVAE does).
+Several hits of one class in one step keep the loudest (as GrooVAE does). A hit exactly half-way between two steps
+belongs to the later one (offset -0.5): the step is ``floor(position + 0.5 + 1e-9)``, so that floating-point noise
+in the onset time does not decide.
+
+Offset convention. The offsets here are ``onset - grid`` in 16th steps, in ``[-0.5, 0.5)``: positive = late, as the
+RhythmicNet paper (§3, Rhythm2Drum) describes them. GrooVAE's ``GrooveConverter`` (Magenta) and RhythmicNet's
+released code store ``2 * (grid - onset) / step`` in ``[-1, 1]`` for a tanh head: the opposite sign and twice the
+scale. The suite keeps this module's convention on disk and in the DataModules; a model that wants the GrooVAE one
+converts at its boundary with :func:`to_groovae` / :func:`from_groovae` (exact inverses of each other).
 
 The 9 classes are the Groove MIDI Dataset's reduced Roland mapping (Magenta's ``ROLAND_DRUM_PITCH_CLASSES``):
 kick 36; snare 38, 37, 40; closed hi-hat 42, 22, 44; open hi-hat 46, 26; low tom 43, 58; mid tom 47, 45;
@@ -66,6 +74,31 @@ def midi_bpm(midi: Any) -> float:
     return float(tempi[0]) if len(tempi) else 120.0
 
 
+_HALF_BELOW = float(np.nextafter(np.float32(0.5), np.float32(0.0)))  # the largest float32 offset below 0.5
+
+
+def grid_position(position: float) -> tuple[int, float]:
+    """The step of an onset ``position`` (in 16th steps from step 0) and its offset in ``[-0.5, 0.5)``.
+
+    Ties at exact half steps go to the later step: ``floor(position + 0.5 + 1e-9)``; the offset is clipped into the
+    range (an onset a hair earlier than a half step keeps the earlier step with the float32 offset just below 0.5).
+    """
+    index = int(np.floor(position + 0.5 + 1e-9))
+    offset = min(max(position - index, -0.5), _HALF_BELOW)
+    return index, offset
+
+
+def to_groovae(offsets: Any) -> Any:
+    """Offsets of this module (``onset - grid`` in steps, ``[-0.5, 0.5)``) in GrooVAE's / RhythmicNet code's
+    convention, ``2 * (grid - onset) / step`` in ``[-1, 1]``; array or tensor, same type out."""
+    return -2.0 * offsets
+
+
+def from_groovae(offsets: Any) -> Any:
+    """Inverse of :func:`to_groovae`: GrooVAE offsets (``[-1, 1]``, positive = early) to this module's."""
+    return -0.5 * offsets
+
+
 def midi_to_groove(
     midi: Any,
     bpm: float | None = None,
@@ -97,8 +130,8 @@ def midi_to_groove(
                     "(pass drop_unknown=True to ignore it)"
                 )
             position = (note.start - start) / step
-            index = int(np.floor(position + 0.5))
-            hits.append((index, drum, position - index, note.velocity))
+            index, offset = grid_position(position)
+            hits.append((index, drum, offset, note.velocity))
     if steps is None:
         steps = max((index + 1 for index, *_ in hits), default=0)
     groove = np.zeros((3, steps, NUM_CLASSES), dtype=np.float32)
@@ -153,8 +186,11 @@ __all__ = [
     "PITCH_CLASS",
     "ROLAND_PITCHES",
     "VELOCITIES",
+    "from_groovae",
+    "grid_position",
     "groove_to_midi",
     "midi_bpm",
     "midi_to_groove",
     "step_seconds",
+    "to_groovae",
 ]

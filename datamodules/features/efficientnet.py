@@ -75,6 +75,25 @@ class EfficientNetLite0(nn.Module):
         return torch.cat(chunks).numpy().astype(np.float32) if chunks else np.zeros((0, self.dim), np.float32)
 
     @torch.inference_mode()
+    def pooled_and_head(self, frames: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, torch.Tensor]:
+        """One pass: the pooled features of :meth:`embed` ``[N, 1280]`` and the head's pre-batch-norm feature map
+        ``[N, 1280, 7, 7]`` standardised per channel with that batch norm's ImageNet running mean and variance (the
+        input of the ``effnet_tokens`` quantiser, :mod:`datamodules.features.effnet_tokens`)."""
+        captured: list[torch.Tensor] = []
+        pooled: list[torch.Tensor] = []
+        hook = self.net._conv_head.register_forward_hook(lambda module, args, output: captured.append(output))
+        try:
+            for k in range(0, len(frames), batch_size):
+                pooled.append(self.net.extract_features(preprocess(frames[k : k + batch_size])).mean(dim=(2, 3)))
+        finally:
+            hook.remove()
+        if not captured:
+            return np.zeros((0, self.dim), np.float32), torch.zeros((0, self.dim, 7, 7))
+        bn = self.net._bn1
+        mean, std = bn.running_mean[:, None, None], torch.sqrt(bn.running_var[:, None, None] + bn.eps)
+        return torch.cat(pooled).numpy().astype(np.float32), (torch.cat(captured) - mean) / std
+
+    @torch.inference_mode()
     def logits(self, frames: np.ndarray) -> np.ndarray:
         """ImageNet-1k logits ``[N, 1000]``."""
         return self.net(preprocess(frames)).numpy()

@@ -8,7 +8,9 @@ Tasks:
   (:mod:`datamodules.prepare.transcribe`);
 - ``features``: music videos -> an MV100K-layout root (1-fps EfficientNet-Lite0 / optical-flow features, audio,
   videos.csv) (:mod:`datamodules.prepare.mv100k`);
-- ``yt8m``: YouTube-8M frame-level shards -> ids, labels and YT8M features in an MV100K-layout root.
+- ``yt8m``: YouTube-8M frame-level shards -> ids, labels and YT8M features in an MV100K-layout root;
+- ``embeddings``: an MV100K-layout root's audio -> one joint text-audio embedding per 10-s segment
+  (``embeddings/<model>/<id>.npy``).
 
 Every task writes each output atomically, skips outputs that exist (a killed run resumes where it stopped; pass
 ``overwrite=True`` to redo), shows a tqdm progress bar and ends with a per-file report; failures raise one
@@ -22,7 +24,7 @@ from typing import Any
 
 from datamodules.prepare.jobs import Report
 
-TASKS = ("keypoints", "transcribe", "features", "yt8m")
+TASKS = ("keypoints", "transcribe", "features", "yt8m", "embeddings")
 
 
 def run(task: str, src: Path, out: Path, **options: Any) -> Report:
@@ -44,6 +46,10 @@ def run(task: str, src: Path, out: Path, **options: Any) -> Report:
         from datamodules.prepare.mv100k import prepare_yt8m
 
         return prepare_yt8m(src, out, **options)
+    if task == "embeddings":
+        from datamodules.prepare.mv100k import prepare_embeddings
+
+        return prepare_embeddings(src, out, **options)
     raise ValueError(f"unknown prepare task {task!r}; known: {', '.join(TASKS)}")
 
 

@@ -1,8 +1,10 @@
 """Build an MV100K-layout root (:mod:`datamodules.mv100k`) offline: from raw music videos (``features`` task) or from
-YouTube-8M frame-level shards (``yt8m`` task).
+YouTube-8M frame-level shards (``yt8m`` task); add the joint text-audio model's segment embeddings to one
+(``embeddings`` task).
 
 ``features``: every video under ``src`` becomes ``features/<kind>/<id>.npy`` for each requested kind
-(:mod:`datamodules.features`) and ``audio/<id>.wav`` (its soundtrack, mono, native rate, 16-bit), with ``id`` the file
+(:mod:`datamodules.features`: float features such as ``effnet_lite0`` and ``flow``, int16 token ids for
+``effnet_tokens``) and ``audio/<id>.wav`` (its soundtrack, mono, native rate, 16-bit), with ``id`` the file
 stem; then ``videos.csv`` lists every video whose files are all present. Rows already in ``videos.csv`` keep their
 split and labels; new ones get a split from a hash of the id (train 80 % / val 10 % / test 10 %: V2Meow §4.1 splits
 80:20 and tests on a subset of the 20 %), so adding videos never moves old ones.
@@ -12,17 +14,25 @@ split and labels; new ones get a split from a hash of the id (train 80 % / val 1
 ``features/yt8m_audio/<id>.npy`` [T, 128] (dequantised float32) and a ``videos.csv`` row (split from the shard name:
 ``train*`` / ``validate*`` / ``test*``, duration = T seconds, its labels). The music itself is not in YT8M:
 ``audio/<id>.wav`` must be added from the videos (the DataModule names what is missing).
+
+``embeddings``: for every video of the MV100K root ``src`` (its ``videos.csv`` and ``audio/<id>.wav``), the joint
+text-audio model (any :class:`metrics.text_audio.JointTextAudioModel`, loaded from ``joint_ckpt`` by the class named
+``joint_class``) embeds each 10-s segment of the soundtrack, ``[10 j, 10 j + 10)``, the last one as long as the audio
+left (V2Meow §3.1: MuLan embeddings of every 10-s segment, averaged into one video-level control embedding by the
+DataModule). Rows go to ``out/embeddings/<model name>/<id>.npy``, float32 ``[ceil(duration_s / 10), D]``.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -82,14 +92,15 @@ def prepare_features(
 ) -> Report:
     """Raw videos -> an MV100K-layout root (features of ``kinds``, audio, videos.csv); see the module docstring."""
     from datamodules.audio import load_audio, write_audio
-    from datamodules.features import FEATURE_DIMS, video_features
+    from datamodules.features import KIND_DIMS, TOKEN_DIMS, video_features
+    from datamodules.features.effnet_tokens import TOKEN_DTYPE
     from datamodules.mv100k import _ID
     from datamodules.video import VideoFile
 
     src, out = Path(src), Path(out)
-    unknown = [k for k in kinds if k not in FEATURE_DIMS]
+    unknown = [k for k in kinds if k not in KIND_DIMS]
     if unknown or not kinds:
-        raise ValueError(f"prepare features: unknown feature kinds {unknown or kinds}; known: {sorted(FEATURE_DIMS)}")
+        raise ValueError(f"prepare features: unknown feature kinds {unknown or kinds}; known: {sorted(KIND_DIMS)}")
     videos = collect(src, VIDEO_SUFFIXES, "video")
     bad = [p for p in videos if not _ID.match(p.stem)]
     if bad:
@@ -116,7 +127,7 @@ def prepare_features(
 
         def work(job: Job, tmp: Path, kind: str = kind) -> None:
             array = video_features(job.src, (kind,), video=VideoFile(job.src))[kind]
-            np.save(tmp, array.astype(np.float32))
+            np.save(tmp, array.astype(TOKEN_DTYPE if kind in TOKEN_DIMS else np.float32))
 
         jobs = [Job(p, out / "features" / kind / f"{p.stem}.npy") for p in videos]
         reports.append(run_jobs(jobs, work, f"features ({kind})", overwrite, progress, raise_on_error=False))
@@ -219,4 +230,106 @@ def prepare_yt8m(
     return report
 
 
-__all__ = ["hash_split", "prepare_features", "prepare_yt8m", "write_videos_csv"]
+def load_joint_model(checkpoint: Path, class_path: Optional[str]) -> Any:
+    """The joint text-audio model ``class_path`` (``package.module.Class``) loaded from ``checkpoint`` by the class's
+    ``from_checkpoint`` (or Lightning's ``load_from_checkpoint``); one error naming what is wrong."""
+    from metrics.text_audio import JointTextAudioModel
+
+    path = Path(checkpoint)
+    if not class_path or "." not in class_path:
+        raise ValueError(f"prepare embeddings: joint_class must name the joint model's class as package.module.Class "
+                         f"(a JointTextAudioModel with from_checkpoint(path)), got {class_path!r}")  # fmt: skip
+    if not path.is_file():
+        raise FileNotFoundError(f"prepare embeddings: joint model checkpoint {path} does not exist")
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"prepare embeddings: cannot import joint_class {class_path!r}: {error}") from None
+    loader = getattr(cls, "from_checkpoint", None) or getattr(cls, "load_from_checkpoint", None)
+    if loader is None:
+        raise ValueError(f"prepare embeddings: {class_path} has no from_checkpoint(path) / load_from_checkpoint(path)")
+    model = loader(str(path))
+    if not isinstance(model, JointTextAudioModel):
+        raise ValueError(f"prepare embeddings: {class_path} loaded from {path} is not a JointTextAudioModel (name, "
+                         "embed_text, embed_audio)")  # fmt: skip
+    if hasattr(model, "eval"):
+        model.eval()
+    return model
+
+
+def segment_embeddings(model: Any, audio: np.ndarray, rate: int, duration: float, path: Path) -> np.ndarray:
+    """``[S, D]`` float32 embeddings of the 10-s segments of ``audio`` (of a video lasting ``duration`` s): the full
+    segments in one batch, a shorter last one on its own."""
+    import torch
+
+    from datamodules.mv100k import EMBEDDING_SEGMENT_SECONDS, segment_count
+
+    size = int(round(EMBEDDING_SEGMENT_SECONDS * rate))
+    segments = [audio[j * size : (j + 1) * size] for j in range(segment_count(duration))]
+    if any(len(x) == 0 for x in segments):
+        raise ValueError(f"{path} holds {len(audio) / rate:.2f} s of audio, but videos.csv says {duration:g} s")
+    full = [j for j, x in enumerate(segments) if len(x) == size]
+    rows: dict[int, np.ndarray] = {}
+    with torch.no_grad():
+        for group in (full, [j for j in range(len(segments)) if j not in full]):
+            if not group:
+                continue
+            batch = torch.from_numpy(np.stack([segments[j] for j in group]).astype(np.float32))
+            embedded = torch.as_tensor(model.embed_audio(batch, rate)).detach().cpu().float().numpy()
+            if embedded.ndim != 2 or len(embedded) != len(group):
+                raise RuntimeError(f"joint model {model.name!r} returned {embedded.shape} for {len(group)} segments "
+                                   f"of {path} (expected [{len(group)}, D])")  # fmt: skip
+            rows |= dict(zip(group, embedded))
+    out = np.stack([rows[j] for j in range(len(segments))]).astype(np.float32)
+    if not np.all(np.isfinite(out)):
+        raise RuntimeError(f"joint model {model.name!r} returned NaN or Inf embeddings for {path}")
+    return out
+
+
+def prepare_embeddings(
+    src: Path,
+    out: Optional[Path] = None,
+    joint_ckpt: Optional[Path] = None,
+    joint_class: Optional[str] = None,
+    model: Any = None,
+    sample_rate: Optional[int] = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Report:
+    """Segment embeddings of every video of the MV100K root ``src`` into ``out`` (default: ``src``)
+    ``/embeddings/<model.name>/<id>.npy`` (module docstring). ``model``: an already loaded joint model (else loaded
+    from ``joint_ckpt`` by ``joint_class``); ``sample_rate``: the rate the audio is given to the model at (default:
+    the model's ``sample_rate`` attribute, else 16 kHz)."""
+    from datamodules.audio import load_audio
+    from datamodules.mv100k import VIDEOS_CSV, read_videos
+
+    src = Path(src)
+    out = Path(out) if out is not None else src
+    videos = read_videos(src / VIDEOS_CSV)
+    if model is None:
+        if joint_ckpt is None:
+            raise ValueError("prepare embeddings: pass joint_ckpt (and joint_class) or an already loaded model")
+        model = load_joint_model(Path(joint_ckpt), joint_class)
+    name = str(getattr(model, "name", ""))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
+        raise ValueError(f"prepare embeddings: the joint model's name {name!r} must be a folder name ([A-Za-z0-9_.-])")
+    rate = int(sample_rate or getattr(model, "sample_rate", 16000))
+    missing = [src / "audio" / f"{v.id}.wav" for v in videos if not (src / "audio" / f"{v.id}.wav").is_file()]
+    if missing:
+        raise FileNotFoundError(f"prepare embeddings: {len(missing)} audio file(s) listed by {src / VIDEOS_CSV} are "
+                                f"missing: {', '.join(map(str, missing[:5]))}")  # fmt: skip
+    duration = {v.id: v.duration for v in videos}
+
+    def work(job: Job, tmp: Path) -> None:
+        audio = load_audio(job.src, rate)
+        np.save(tmp, segment_embeddings(model, audio, rate, duration[job.src.stem], job.src))
+
+    jobs = [Job(src / "audio" / f"{v.id}.wav", out / "embeddings" / name / f"{v.id}.npy") for v in videos]
+    return run_jobs(jobs, work, f"embeddings ({name})", overwrite=overwrite, progress=progress)
+
+
+__all__ = [
+    "hash_split", "load_joint_model", "prepare_embeddings", "prepare_features", "prepare_yt8m",
+    "segment_embeddings", "write_videos_csv",
+]  # fmt: skip

@@ -32,6 +32,8 @@ WRITERS: dict[str, str] = {
     "atinpiano": "datamodules.synthetic.atinpiano",
     "audeo": "datamodules.synthetic.audeo",
     "mv100k": "datamodules.synthetic.mv100k",
+    "groove": "datamodules.synthetic.groove",
+    "multitrack": "datamodules.synthetic.multitrack",
 }
 
 

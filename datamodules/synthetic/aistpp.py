@@ -6,8 +6,9 @@ Writes ``keypoints2d/<seq>.pkl`` (``keypoints2d`` float32 ``(9, N, 17, 3)`` COCO
 ``keypoints3d/<seq>.pkl`` (``keypoints3d`` / ``keypoints3d_optim`` ``(N, 17, 3)``, centimetres),
 ``cameras/setting1.json`` + ``cameras/mapping.txt``, ``splits/{crossmodal,pose}_{train,val,test}.txt``,
 ``ignore_list.txt``, the music ``music/m{GEN}{k}.wav`` (mono 44.1 kHz), a stick-figure video of camera c01 per
-sequence ``videos/<seq with c01>.mp4`` (60 fps, small, with the music) and ``SYNTHETIC.json`` (with each piece's exact
-bpm and beat times).
+sequence ``videos/<seq with c01>.mp4`` (60 fps, small, with the music), each piece's MIDI ``midi/m{GEN}{k}.mid``
+(drums, bass, piano: what the wav renders; not part of the real AIST++) and ``SYNTHETIC.json`` (with each piece's exact
+bpm, beat and downbeat times and the times of its fills' hits, where the dancer punches: its sharpest moves).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     total = minutes * 60.0
     seconds = float(np.clip(total / 6, 8.0, max(30.0, total / 60)))  # <= 60 sequences: 6 pieces x 10 genres
     count = max(3, int(round(total / seconds)))
-    for folder in ("keypoints2d", "keypoints3d", "cameras", "splits", "music", "videos"):
+    for folder in ("keypoints2d", "keypoints3d", "cameras", "splits", "music", "midi", "videos"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     ring = cameras.ring()
     (out / "cameras" / "setting1.json").write_text(json.dumps(camera_json(ring), indent=1))
@@ -105,6 +106,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
         work = CHORALES[int(rng.integers(len(CHORALES)))]
         music = compose(genre, bpm, seconds, work, rng, SAMPLE_RATE)
         sf.write(out / "music" / f"{piece}.wav", music.audio, SAMPLE_RATE, subtype="PCM_16")
+        music.midi.write(str(out / "midi" / f"{piece}.mid"))
         duration = len(music.beats) * 60.0 / bpm
         moves = dance(genre, music.beats, duration, rng, fills=music.drums.fill_times())
         keypoints2d, det_scores = observe_views(moves.joints, ring, rng)
@@ -146,6 +148,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
         sample_rate=SAMPLE_RATE,
         canvas=list(ring[0].size),
         beats="exact beat times per music piece below (seconds from the start of the wav and of the sequence)",
+        midi="midi/m{GEN}{k}.mid: the MIDI each music piece was rendered from (drums on the GM drum channel)",
         pieces=pieces,
         sequences=sequences,
     )

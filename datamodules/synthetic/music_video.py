@@ -4,7 +4,10 @@ A video is a sequence of scenes; a cut falls on a beat every ``genre.cut_beats``
 tempi cut more often). A scene is a two-colour gradient background and a handful of shapes in the genre's palette
 and style (rings and lines for electronic music, soft blobs for ambient...), drifting at ``genre.motion`` screen
 widths per beat (faster music moves faster), growing and brightening on every beat by ``genre.pulse`` and relaxing
-within a fraction of a beat; a slow camera zoom runs through each scene. OpenCV draws, PyAV encodes H.264.
+within a fraction of a beat; a slow camera zoom runs through each scene. The music's energy (one level per second:
+0 quiet, 1 medium, 2 full; :meth:`datamodules.synthetic.genres.Piece.energy`) shows as brightness, as the number of
+shapes on screen and as their pace (:data:`BRIGHTNESS`, :data:`SHAPES`, :data:`PACE`); the music's lead instrument
+does not show at all. OpenCV draws, PyAV encodes H.264.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from datamodules.synthetic.genres import Genre
 
 FPS = 12
 SIZE = (256, 144)  # width, height
+# per energy level (0 quiet, 1 medium, 2 full): picture brightness, shapes on screen (full: all of the scene's),
+# shape pace and beat-pulse strength as a fraction of the genre's
+BRIGHTNESS = (0.5, 0.75, 1.0)
+SHAPES = (2, 4, None)
+PACE = (0.6, 0.8, 1.0)
+PULSE = (0.5, 0.8, 1.0)
 
 
 @dataclass
@@ -58,7 +67,7 @@ def plan_scenes(genre: Genre, beats: np.ndarray, duration: float, rng: np.random
         order = rng.permutation(len(palette))
         top, bottom = _jitter(palette[order[0]], rng) * 0.6, _jitter(palette[order[1]], rng) * 0.8
         shapes = []
-        for _ in range(int(rng.integers(3, 8))):
+        for _ in range(int(rng.integers(5, 9))):
             direction = rng.uniform(0, 2 * np.pi)
             speed = genre.motion * rng.uniform(0.5, 1.5)
             shapes.append(
@@ -101,26 +110,41 @@ def _draw(canvas: np.ndarray, shape: Shape, t_beats: float, pulse: float) -> Non
 
 
 def render(
-    genre: Genre, beats: np.ndarray, tempo: float, duration: float, rng: np.random.Generator, fps: int = FPS
+    genre: Genre,
+    beats: np.ndarray,
+    tempo: float,
+    duration: float,
+    rng: np.random.Generator,
+    fps: int = FPS,
+    energy: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[float]]:
-    """Frames uint8 [T, H, W, 3] (RGB) of a ``duration``-second video and its cut times."""
+    """Frames uint8 [T, H, W, 3] (RGB) of a ``duration``-second video and its cut times. ``energy``: the level of
+    every whole second (default: full throughout)."""
     w, h = SIZE
     scenes = plan_scenes(genre, beats, duration, rng)
     frames = np.empty((int(round(duration * fps)), h, w, 3), dtype=np.uint8)
     beat_s = 60.0 / tempo
     ramp = np.linspace(0.0, 1.0, h)[:, None, None]
+    levels = np.full(len(frames), 2, np.int64)
+    if energy is not None and len(energy):
+        energy = np.asarray(energy, dtype=np.int64)
+        levels = energy[np.minimum((np.arange(len(frames)) / fps + 1e-9).astype(np.int64), len(energy) - 1)]
+    # shapes move in "paced beats": beats scaled by the energy's pace, summed frame by frame (no jumps at a change)
+    paced = np.concatenate([[0.0], np.cumsum([PACE[lv] / (fps * beat_s) for lv in levels[:-1]])])
     scene_index = 0
     for i in range(len(frames)):
-        t = i / fps
+        t, level = i / fps, int(levels[i])
         while scene_index + 1 < len(scenes) and t >= scenes[scene_index].end:
             scene_index += 1
         scene = scenes[scene_index]
         since = t - beats[beats <= t + 1e-9].max() if np.any(beats <= t + 1e-9) else 1.0
-        pulse = genre.pulse * float(np.exp(-since / (0.25 * beat_s)))
+        pulse = PULSE[level] * genre.pulse * float(np.exp(-since / (0.25 * beat_s)))
         canvas = (scene.top * (1 - ramp) + scene.bottom * ramp).astype(np.float32) * np.ones((1, w, 1), np.float32)
         canvas *= 1.0 + 0.25 * pulse
-        for shape in scene.shapes:
-            _draw(canvas, shape, (t - scene.start) / beat_s, pulse)
+        scene_first = int(np.ceil(scene.start * fps - 1e-9))
+        for shape in scene.shapes[: SHAPES[level]]:
+            _draw(canvas, shape, paced[i] - paced[min(scene_first, i)], pulse)
+        canvas *= BRIGHTNESS[level]
         if genre.name == "ambient":
             canvas = cv2.GaussianBlur(canvas, (0, 0), 3.0)
         progress = (t - scene.start) / max(scene.end - scene.start, 1e-6)

@@ -3,6 +3,9 @@
 Rules, per frame at the video rate:
 
 - an instrument-specific posture (:data:`POSTURES`: standing or seated, where the instrument and each hand sit);
+  instruments held alike differ a little, as MI Net §4 notes (violin vs viola, oboe vs clarinet): the viola is a
+  larger violin (longer neck and bow reach, the fingering hand further out), the oboe is held a little steeper
+  towards the camera than the clarinet (a shorter outline on screen, both hands a little higher);
 - the stroke hand (bow, pick; the bellows hand on the accordion) moves between two end points; its direction flips
   at every note onset and its speed grows with the note density (onsets per second, smoothed over ~0.5 s); it rests
   in rests and runs out at the ends of the stroke, as a bow does;
@@ -94,6 +97,15 @@ _VIOLIN = Posture(
     head=(0.07, 0.05),
     outline_width=0.1,
 )
+_VIOLA = Posture(  # a larger violin: the neck ~5 % longer, the chin rest lower, the bow starting further out
+    left=Hand((0.885, 0.04), -98.5, shift=(-0.0275, -0.004), across=(0.0, 0.019), tilt=0.1, thumb_side=1.0),
+    right=Hand((-0.31, 0.015), -10.0, thumb_side=1.0),
+    outline=((0.045, -0.19), (0.31, -0.135), (1.0, -0.04)),
+    stroke=((-0.1, -0.08), (-0.8, 0.14)),
+    stroke_string=(0.0, 0.0365),
+    head=(0.08, 0.06),
+    outline_width=0.11,
+)
 _CELLO = Posture(
     left=Hand((0.42, -0.28), 180.0, shift=(-0.01, 0.045), across=(-0.015, 0.0), tilt=0.08, thumb_side=1.0),
     right=Hand((-0.3, 0.6), -10.0, thumb_side=1.0),
@@ -121,6 +133,13 @@ _CLARINET = Posture(
     right=Hand((-0.11, 0.48), -5.0, thumb_side=-1.0),
     outline=((0.0, -0.36), (0.01, 0.3), (0.04, 0.72)),
     breath=0.04,
+)
+_OBOE = Posture(  # a little steeper towards the camera than the clarinet: shorter on screen, the hands higher
+    left=Hand((0.115, 0.105), 184.5, thumb_side=1.0),
+    right=Hand((-0.105, 0.45), -5.5, thumb_side=-1.0),
+    outline=((0.0, -0.36), (0.01, 0.28), (0.04, 0.68)),
+    breath=0.04,
+    outline_width=0.06,
 )
 _SAX = Posture(
     left=Hand((0.04, 0.22), 190.0, thumb_side=1.0),
@@ -198,7 +217,7 @@ _EBASS = Posture(
     outline_width=0.16,
 )
 POSTURES: dict[str, Posture] = {
-    "vn": _VIOLIN, "va": _VIOLIN, "vc": _CELLO, "db": _BASS, "fl": _FLUTE, "ob": _CLARINET, "cl": _CLARINET,
+    "vn": _VIOLIN, "va": _VIOLA, "vc": _CELLO, "db": _BASS, "fl": _FLUTE, "ob": _OBOE, "cl": _CLARINET,
     "bn": _BASSOON, "sax": _SAX, "tpt": _TRUMPET, "hn": _HORN, "tbn": _TROMBONE, "tba": _TUBA, "acc": _ACCORDION,
     "gtr": _GUITAR, "uke": _UKULELE, "ebs": _EBASS,
 }  # fmt: skip

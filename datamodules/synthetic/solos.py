@@ -29,6 +29,12 @@ SAMPLE_RATE = 16000
 VIDEO_SIZE = (320, 180)
 
 
+def generator(seed: int) -> np.random.Generator:
+    """The random generator a dataset of ``seed`` is written with (its first draws are :func:`plan`'s, then the
+    ids')."""
+    return np.random.default_rng([seed, zlib.crc32(b"solos")])
+
+
 def plan(minutes: float, rng: np.random.Generator) -> tuple[list[str], float]:
     """Categories of the recordings (cycling through all 13 in random order) and the length of each."""
     return solo_plan(list(SOLOS_CATEGORIES), minutes, 4, rng)  # all 13 categories from 1.5 min; >= 151 frames (6 s)
@@ -38,7 +44,7 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     """Write a synthetic Solos dataset of about ``minutes`` minutes to ``out``; returns ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, zlib.crc32(b"solos")])
+    rng = generator(seed)
     categories, seconds = plan(minutes, rng)
     ids = youtube_ids(len(categories), rng)
     id_lists: dict[str, list[str]] = {category: [] for category in SOLOS_CATEGORIES}
@@ -95,4 +101,4 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     return out
 
 
-__all__ = ["FPS", "SAMPLE_RATE", "plan", "write"]
+__all__ = ["FPS", "SAMPLE_RATE", "generator", "plan", "write"]

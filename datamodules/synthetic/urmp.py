@@ -53,6 +53,25 @@ def ensembles(count: int, rng: np.random.Generator) -> list[list[str]]:
     return lineups
 
 
+def generator(seed: int) -> np.random.Generator:
+    """The random generator a dataset of ``seed`` is written with (its first draws are :func:`plan`'s)."""
+    return np.random.default_rng([seed, zlib.crc32(b"urmp")])
+
+
+def plan(minutes: float, rng: np.random.Generator) -> tuple[float, list[list[str]]]:
+    """The length of each piece and the line-up of each piece of a ``minutes``-minute dataset (``rng`` from
+    :func:`generator`; the writer draws these first, so the line-ups are known without writing anything)."""
+    total = minutes * 60.0
+    piece_seconds = float(np.clip(total / 6, 7.0, 40.0))
+    count = max(2, int(round(total / piece_seconds)))
+    return piece_seconds, ensembles(count, rng)
+
+
+def piece_name(index: int) -> str:
+    """The name of piece ``index`` (0-based): Aria, Bourree, ..., then AriaBis, ..."""
+    return NAMES[index % len(NAMES)] + ("" if index < len(NAMES) else "Bis" * (index // len(NAMES)))
+
+
 def write_notes(path: Path, notes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``Notes_*.txt``: ``onset  pitch_Hz  duration`` per line; the pitch is the note's mean F0 (a few cents off)."""
     cents = rng.normal(0.0, 4.0, len(notes))
@@ -79,16 +98,14 @@ def write_f0(path: Path, notes: np.ndarray, hz: np.ndarray, duration: float, fam
 def write(out: Path, minutes: float, seed: int) -> Path:
     """Write a synthetic URMP dataset of about ``minutes`` minutes of music to ``out``; returns ``out``."""
     out = Path(out)
-    rng = np.random.default_rng([seed, zlib.crc32(b"urmp")])
-    total = minutes * 60.0
-    piece_seconds = float(np.clip(total / 6, 7.0, 40.0))
-    count = max(2, int(round(total / piece_seconds)))
+    rng = generator(seed)
+    piece_seconds, lineups = plan(minutes, rng)
     large = minutes > 1.0
     (out / "Supplementary_Files").mkdir(parents=True, exist_ok=True)
     pieces = []
-    for index, lineup in enumerate(ensembles(count, rng)):
+    for index, lineup in enumerate(lineups):
         number = index + 1
-        name = NAMES[index % len(NAMES)] + ("" if index < len(NAMES) else "Bis" * (index // len(NAMES)))
+        name = piece_name(index)
         folder = out / f"{number:02d}_{name}_{'_'.join(lineup)}"
         folder.mkdir(parents=True)
         work = repertoire.pick_work(rng, index, large)
@@ -139,4 +156,4 @@ def write(out: Path, minutes: float, seed: int) -> Path:
     return out
 
 
-__all__ = ["POSE_FPS", "SAMPLE_RATE", "VIDEO_FPS", "ensembles", "write"]
+__all__ = ["POSE_FPS", "SAMPLE_RATE", "VIDEO_FPS", "ensembles", "generator", "piece_name", "plan", "write"]

@@ -29,6 +29,7 @@ class WriterCase:
             a digest of the video (:func:`stub_video_features`; the extractors are tested on their own).
         meta_says_synthetic: every clip's ``meta`` says ``synthetic`` (the :class:`~datamodules.base.ClipDataModule`
             datasets); False where the meta names the frame only and the DataModule's ``is_synthetic`` says it.
+        module: the file ``datamodules/<module>.py`` that holds the DataModule (default: the dataset's name).
     """
 
     minutes: float = CONTRACT_MINUTES
@@ -37,6 +38,7 @@ class WriterCase:
     fixed_files: frozenset[str] = frozenset()
     stub_features: bool = False
     meta_says_synthetic: bool = True
+    module: str = ""
 
 
 _FOLEY = {"fields": ("keypoints", "audio", "events", "instrument"), "clip_seconds": 2.0, "batch_size": 2}
@@ -69,6 +71,16 @@ CASES: dict[str, WriterCase] = {
         shapes={"visual_features": (1, 10, 1280 + 45), "audio": (1, 10 * 16000)},
         stub_features=True,
     ),
+    "groove": WriterCase(
+        module="groove_midi",
+        datamodule={"batch_size": 4},
+        shapes={"groove": (4, 3, 32, 9), "groove_mask": (4, 32)},
+    ),
+    "multitrack": WriterCase(
+        module="multitrack_midi",
+        datamodule={"batch_size": 2, "bars": 4},
+        shapes={"drum_tokens": (2, 4, 256), "instrument_tokens": (2, 4, 256), "bar_mask": (2, 4), "program": (2,)},
+    ),
 }
 
 
@@ -78,10 +90,11 @@ def case(dataset: str) -> WriterCase:
 
 
 def datamodule_class(dataset: str) -> type:
-    """The DataModule of ``datamodules/<dataset>.py`` whose ``synthetic_name`` is ``dataset``."""
+    """The DataModule of ``datamodules/<dataset>.py`` (or the case's ``module``) whose ``synthetic_name`` is
+    ``dataset``."""
     from datamodules.base import ClipDataModule
 
-    module = importlib.import_module(f"datamodules.{dataset}")
+    module = importlib.import_module(f"datamodules.{case(dataset).module or dataset}")
     found = [
         value
         for value in vars(module).values()

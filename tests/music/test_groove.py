@@ -120,3 +120,67 @@ def test_grid_rules_and_errors() -> None:
     assert G.midi_to_groove(midi, steps=8, drop_unknown=True)[G.HITS].sum() == 2
     with pytest.raises(ValueError, match=r"\[3, T, 9\]"):
         G.groove_to_midi(np.zeros((3, 4, 8)), bpm=120)
+
+
+def _swung_groove(bpm: float, swing: float) -> pretty_midi.PrettyMIDI:
+    """Two bars of a swung ride / hi-hat groove: every second 8th note lands ``swing`` of the beat late (2/3 for a
+    triplet swing), kick on 1 and 3 slightly early, snare on 2 and 4 laid back."""
+    beat = 60.0 / bpm
+    drums = pretty_midi.Instrument(0, is_drum=True)
+    for k in range(8):
+        start = k * beat
+        drums.notes.append(pretty_midi.Note(100, 51, start, start + 0.05))  # ride on the beat
+        drums.notes.append(pretty_midi.Note(70, 42, start + swing * beat, start + swing * beat + 0.05))  # swung 8th
+        if k % 2 == 0:
+            drums.notes.append(pretty_midi.Note(110, 36, start + 0.03 * beat + 0.0, start + 0.1))
+        else:
+            drums.notes.append(pretty_midi.Note(90, 38, start + 0.06 * beat, start + 0.1))
+    drums.notes[0].start = 0.0
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    midi.instruments.append(drums)
+    return midi
+
+
+def test_groovae_convention_round_trip_on_a_swung_groove() -> None:
+    bpm = 132.0
+    midi = _swung_groove(bpm, 2 / 3)
+    groove = G.midi_to_groove(midi)
+    # the swung 8th (2/3 of a beat = 2.667 sixteenths) sits on step 3 of each beat, 1/3 step early
+    swung = groove[G.OFFSETS, 3::4, G.PITCH_CLASS[42]]
+    np.testing.assert_allclose(swung, -1 / 3, atol=1e-5)
+    groovae = G.to_groovae(groove[G.OFFSETS])
+    # GrooVAE: 2 * (grid - onset) / step, so an early hit is positive and twice as large; a late one negative
+    np.testing.assert_allclose(groovae[3::4, G.PITCH_CLASS[42]], 2 / 3, atol=1e-5)
+    np.testing.assert_allclose(groovae[4::8, G.PITCH_CLASS[38]], -2 * 0.06 * 4, atol=1e-5)  # laid-back snare
+    assert groovae.min() >= -1.0 and groovae.max() <= 1.0
+    back = G.from_groovae(groovae)
+    np.testing.assert_array_equal(back, groove[G.OFFSETS])  # exact: only powers of two
+    restored = np.stack([groove[G.HITS], groove[G.VELOCITIES], back])
+    out = G.groove_to_midi(restored, bpm)
+    onsets = sorted((round(n.start, 5), G.PITCH_CLASS[n.pitch]) for n in out.instruments[0].notes)
+    truth = sorted((round(n.start, 5), G.PITCH_CLASS[n.pitch]) for n in midi.instruments[0].notes)
+    assert onsets == truth
+    # a tensor works the same way
+    import torch
+
+    tensor = torch.from_numpy(groove[G.OFFSETS])
+    assert torch.equal(G.from_groovae(G.to_groovae(tensor)), tensor)
+
+
+@pytest.mark.parametrize(("bpm", "step"), [(100.0, 15), (133.0, 2), (150.0, 21)])
+def test_ties_at_half_steps_go_to_the_later_step_despite_float_noise(bpm: float, step: int) -> None:
+    """(step + 0.5) * step_seconds / step_seconds is a hair below the half step for these tempos."""
+    seconds = G.step_seconds(bpm)
+    onset = (step + 0.5) * seconds
+    assert onset / seconds < step + 0.5  # the noise this rule is about
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    drums = pretty_midi.Instrument(0, is_drum=True)
+    drums.notes = [pretty_midi.Note(80, 38, onset, onset + 0.05)]
+    midi.instruments.append(drums)
+    groove = G.midi_to_groove(midi, bpm=bpm)
+    assert groove.shape[1] == step + 2 and groove[G.HITS, step + 1, 1] == 1.0
+    assert groove[G.OFFSETS, step + 1, 1] == -0.5
+    assert G.grid_position(step + 0.5 - 1e-6) == (step, pytest.approx(0.5 - 1e-6, abs=1e-9))
+    index, offset = G.grid_position(3.4999999999)  # within the tolerance: a tie
+    assert index == 4 and offset == -0.5
+    assert G.grid_position(0.49999999)[1] < 0.5 and np.float32(G.grid_position(0.49999999)[1]) < 0.5

@@ -8,6 +8,7 @@ import pickle
 import re
 
 import numpy as np
+import pretty_midi
 import pytest
 import soundfile as sf
 
@@ -108,3 +109,62 @@ def test_rendered_music_puts_its_onsets_on_the_beat_grid(genre, bpm):
 
     period = 60.0 / bpm
     assert strength(0.0) > 3 * max(strength(period / 3), strength(2 * period / 3))  # off the 16th grid: quiet
+
+
+def test_each_piece_has_its_midi_with_the_grooves_drums(root):
+    from music import groove as G
+
+    marker = json.loads((root / "SYNTHETIC.json").read_text())
+    for piece, info in marker["pieces"].items():
+        midi = pretty_midi.PrettyMIDI(str(root / "midi" / f"{piece}.mid"))
+        assert G.midi_bpm(midi) == pytest.approx(info["bpm"], abs=1e-3)
+        drums = [i for i in midi.instruments if i.is_drum]
+        assert len(drums) == 1 and {i.program for i in midi.instruments if not i.is_drum} == {33, 4}
+        groove = G.midi_to_groove(midi)
+        step = 60.0 / info["bpm"] / 4
+        kicks = np.flatnonzero(groove[G.HITS, :, 0]) * step
+        assert len(kicks) and min(np.min(np.abs(k - np.asarray(info["beats"]))) for k in kicks[:4]) < 1e-3
+        hits = np.flatnonzero(groove[G.HITS].max(axis=1)) * step
+        for t in info["fill_times"]:
+            assert np.min(np.abs(hits - t)) < 1e-3  # every fill time is a drum hit of the MIDI
+
+
+@pytest.mark.parametrize("genre", ["BR", "HO", "JB"])
+def test_fill_accents_are_the_sharpest_moves(genre):
+    """The dancer's largest accelerations (mean over joints) fall on the fills' hits."""
+    from datamodules.synthetic.dancer import FPS, dance
+
+    rng = np.random.default_rng(4)
+    bpm, bars = 110.0, 8
+    track = drums.drum_track(genre, bars, bpm, rng)
+    beats = np.arange(bars * 4) * 60.0 / bpm
+    fills = track.fill_times()
+    joints = dance(genre, beats, bars * 4 * 60.0 / bpm, rng, fills=fills).joints
+    acceleration = np.linalg.norm(np.diff(joints, n=2, axis=0), axis=-1).mean(axis=1) * FPS * FPS
+    times = (np.arange(len(acceleration)) + 1) / FPS
+    near = np.min(np.abs(times[:, None] - fills[None]), axis=1) < 0.1
+    assert near.any() and acceleration[near].max() > 1.5 * acceleration[~near].max()
+    top = np.argsort(acceleration)[::-1][: len(fills)]
+    assert near[top].all()
+
+
+def test_rhythmic_net_clips_carry_the_exact_beats(root):
+    from datamodules.aistpp import AISTPPDataModule
+
+    marker = json.loads((root / "SYNTHETIC.json").read_text())
+    dm = AISTPPDataModule(
+        root=str(root), keypoint_layout="rhythmic17", fps=60, clip_seconds=5, fields=("keypoints", "beats")
+    )
+    dm.setup("validate")
+    clips = dm.dataset("val")
+    sample = clips[0]
+    assert sample["keypoints"].shape == (300, 17, 3) and sample["beats"].shape == (300,)
+    piece = sample["meta"]["music"]
+    truth = np.asarray(marker["pieces"][piece]["beats"])
+    truth = truth[(truth >= sample["meta"]["start"]) & (truth < sample["meta"]["start"] + 5.0)]
+    frames = np.round((truth - sample["meta"]["start"]) * 60).astype(int)
+    assert np.flatnonzero(sample["beats"].numpy()).tolist() == frames[frames < 300].tolist()
+    tracked = AISTPPDataModule(root=str(root), fps=60, clip_seconds=5, fields=("beats",), exact_beats=False)
+    tracked.setup("validate")
+    assert tracked.dataset("val").recordings[0].beat_times is None
+    assert clips.recordings[0].beat_times is not None
