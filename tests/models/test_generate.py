@@ -34,6 +34,10 @@ TOLERANCE = 0.05  # seconds
 CHAINS: dict[str, dict[str, str]] = {
     "audeo_roll2midi": {"video2roll_ckpt": "audeo"},
     "audeo_perfnet": {"video2roll_ckpt": "audeo", "roll2midi_ckpt": "audeo_roll2midi"},
+    "mi_net_vqvae": {"prior_ckpt": "mi_net_prior"},
+    "mi_net_vqvae_nombr": {"prior_ckpt": "mi_net_prior"},
+    "mi_net_content": {"prior_ckpt": "mi_net_prior"},
+    "mi_net_content_gru": {"prior_ckpt": "mi_net_prior"},
 }
 
 
