@@ -41,6 +41,9 @@ SCALES: dict[str, dict[str, Any]] = {
             "--trainer.limit_val_batches=8",
         ],
         "roll2midi": [
+            # the released BatchNorm eps 0.8 leaves these 8-32-channel generators' outputs uncalibrated after 360 GAN
+            # steps (seed 0: TS=0.4 F1 54.7, precision 38.8; TS=0.5 91.1), eps 1e-5 gives 92.6 / 92.5
+            "--model.init_args.generator_norm_eps=1e-5",
             "--model.init_args.generator_down=[8, 16, 16, 32, 32, 32]",
             "--model.init_args.generator_up=[32, 16, 16, 8, 8]",
             "--model.init_args.discriminator_layers=[[8, 2, false], [16, 2, true], [32, 2, true], [32, 1, true]]",
