@@ -43,15 +43,15 @@ def _fit_and_test(tmp: Path, cache: Path, threads: int, steps: int) -> tuple[dic
 def test_two_fresh_runs_give_identical_numbers(tmp_path: Path) -> None:
     """Two runs from empty caches (the synthetic data written twice), one thread each: identical data files, weights
     and Table 1 row; a run at another thread count drifts (so the thread count is part of the recipe)."""
-    first, first_state = _fit_and_test(tmp_path / "a", tmp_path / "cache_a", threads=1, steps=20)
-    second, second_state = _fit_and_test(tmp_path / "b", tmp_path / "cache_b", threads=1, steps=20)
+    first, first_state = _fit_and_test(tmp_path / "a", tmp_path / "cache_a", threads=1, steps=150)
+    second, second_state = _fit_and_test(tmp_path / "b", tmp_path / "cache_b", threads=1, steps=150)
     data_a = next((tmp_path / "cache_a" / "synthetic").glob("audeo-*"))
     data_b = next((tmp_path / "cache_b" / "synthetic").glob("audeo-*"))
     assert _tree_digest(data_a) == _tree_digest(data_b)
     assert first["table"] and first == second, (first, second)
     assert all(torch.equal(first_state[k], second_state[k]) for k in first_state)
     if (os.cpu_count() or 1) >= 2:
-        _, other_state = _fit_and_test(tmp_path / "c", tmp_path / "cache_a", threads=2, steps=20)
+        _, other_state = _fit_and_test(tmp_path / "c", tmp_path / "cache_a", threads=2, steps=150)
         drift = max(float((first_state[k].float() - other_state[k].float()).abs().max()) for k in first_state)
-        print(f"largest weight difference, 1 vs 2 threads, after 20 steps: {drift:.3g}")  # measured 6.47
+        print(f"largest weight difference, 1 vs 2 threads, after 150 steps: {drift:.3g}")  # 6.47 after 20 steps
         assert drift > 0
