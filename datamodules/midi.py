@@ -34,19 +34,27 @@ def load_midi(path: str | Path, allow_empty: bool = False) -> pretty_midi.Pretty
 
 
 def midi_window(
-    midi: pretty_midi.PrettyMIDI, start: float, duration: float, keep_sustained: bool = False
+    midi: pretty_midi.PrettyMIDI,
+    start: float,
+    duration: float,
+    keep_sustained: bool = False,
+    drop_outlasting: bool = False,
 ) -> pretty_midi.PrettyMIDI:
     """Notes of ``midi`` in ``[start, start + duration)``, shifted so the window starts at 0.
 
     Notes with an onset in the window are kept, their ends clipped to the window. With ``keep_sustained`` notes
     that began before the window but still sound in it are kept too, from time 0 (for piano-roll targets; event
-    targets want onsets only). Instruments keep program, drum flag and name; empty instruments are kept too so the
-    track layout is stable. Control changes and pitch bends in the window are carried over."""
+    targets want onsets only). With ``drop_outlasting`` notes that end after the window are left out instead of
+    clipped (as a reader built on pretty_midi's ``adjust_times`` does; docs/FOLEY_MUSIC.md). Instruments keep
+    program, drum flag and name; empty instruments are kept too so the track layout is stable. Control changes and
+    pitch bends in the window are carried over."""
     end = start + duration
     out = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     for instrument in midi.instruments:
         copy = pretty_midi.Instrument(program=instrument.program, is_drum=instrument.is_drum, name=instrument.name)
         for note in instrument.notes:
+            if drop_outlasting and note.end > end:
+                continue
             if start <= note.start < end or (keep_sustained and note.start < start < note.end):
                 onset = max(note.start, start) - start
                 offset = min(note.end, end) - start

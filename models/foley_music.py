@@ -67,9 +67,14 @@ class FoleyMusic(pl.LightningModule):
         feature_dim: width of ``visual_features`` for ``rgb`` / ``flow``.
         decoder: ``transformer`` (the paper's) or ``gru`` (Table 5 baseline).
         d_model, num_layers, num_heads, dim_feedforward, dropout: decoder sizes (§4.1: 512, 6, 8, 1024, 0.1).
+        relative_per_head: one relative-position table per attention head; the default shares one table by the
+            heads of a layer, as the released code does (22,697,559 parameters at the defaults; 24,073,815 per head).
         gru_layers: GRU layers of the ``gru`` decoder.
         gcn_strategy: ST-GCN partition strategy. gcn_blocks: ``(in, out, stride)`` per ST-GCN block.
         temporal_kernel: ST-GCN temporal kernel (9). gcn_dropout: dropout inside ST-GCN blocks.
+        gcn_center_hops: count the joints' distances to the graph centre only up to this many hops, as the released
+            code's ST-GCN graph does (1; farther joints all compare equal, which moves most bones into one partition:
+            65/118/10 entries per partition on ``body65``); ``None`` (default) uses the exact distances (65/64/64).
         edge_importance: learnable ST-GCN edge importance.
         feature_channels, feature_strides, feature_kernel: the temporal encoder of ``rgb`` / ``flow`` features (the
             suite's features are 1 per second, so no further downsampling by default).
@@ -104,11 +109,13 @@ class FoleyMusic(pl.LightningModule):
         num_heads: int = 8,
         dim_feedforward: int = 1024,
         dropout: float = 0.1,
+        relative_per_head: bool = False,
         gru_layers: int = 2,
         gcn_strategy: Literal["uniform", "distance", "spatial"] = "spatial",
         gcn_blocks: Sequence[Sequence[int]] = STGCN_BLOCKS,
         temporal_kernel: int = 9,
         gcn_dropout: float = 0.0,
+        gcn_center_hops: Optional[int] = None,
         edge_importance: bool = True,
         feature_channels: Sequence[int] = (256, 256, 256),
         feature_strides: Sequence[int] = (1, 1, 1),
@@ -185,6 +192,7 @@ class FoleyMusic(pl.LightningModule):
                 blocks=[tuple(b) for b in gcn_blocks],
                 dropout=gcn_dropout,
                 edge_importance=edge_importance,
+                center_hops=gcn_center_hops,
             )
         elif visual_input in ("rgb", "flow"):
             if len(feature_strides) != len(feature_channels):
@@ -207,6 +215,7 @@ class FoleyMusic(pl.LightningModule):
                 max_len=max_events,
                 padding_idx=ev.PAD,
                 norm_first=norm_first,
+                relative_per_head=relative_per_head,
                 token_advance=torch.from_numpy(ev.time_advance() * positions_per_second) if event_clock else None,
             )
         elif decoder == "gru":

@@ -20,7 +20,7 @@ event. Decoding follows the released code too: velocity 64 until a velocity even
 of its pitch but no sooner than ``min_note_length`` (0.25 s) after its start, and a note never closed lasts
 ``default_note_length`` (1.0 s).
 
-Two deliberate differences from the released *encoder* (the vocabulary and the decoder are unchanged):
+Three deliberate differences from the released *encoder* (the vocabulary and the decoder are unchanged):
 
 - Time-shifts are chosen against the true event time, tracking the time the decoder will reach. The released code
   splits every inter-event interval greedily and drops each remainder below 15.4 ms, so its error grows along a
@@ -28,6 +28,9 @@ Two deliberate differences from the released *encoder* (the vocabulary and the d
   the piece.
 - Silence before the first note is encoded (the released encoder starts at the first note, which moves clips that
   begin with a rest out of sync with their video).
+- The notes of every non-drum track are merged into one stream; the released encoder reads ``instruments[0]`` only,
+  so a file whose part is split over several tracks (or whose first track is empty) would lose notes there. For the
+  one-track MIDI of a URMP or MUSIC performance both read the same notes.
 """
 
 from __future__ import annotations

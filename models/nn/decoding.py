@@ -1,8 +1,9 @@
 """Search for autoregressive decoders: batched beam search, greedy decoding and temperature / top-k sampling.
 
 All three drive a ``step(tokens [N], cache) -> (logits [N, V], cache)`` callable, where ``cache`` is any nest of
-dicts / lists / tensors whose tensors have the batch on axis 0 (ints and ``None`` pass through):
-:func:`reorder_cache` expands it to beams and follows the surviving beams. :func:`decoder_step` adapts a decoder
+dicts / lists / tensors whose tensors have the batch on axis 0 (ints and ``None`` pass through; an object with a
+``reorder(index)`` method, such as a preallocated key/value buffer, reorders itself): :func:`reorder_cache` expands it
+to beams and follows the surviving beams. :func:`decoder_step` adapts a decoder
 with ``step(tokens [N, 1], cache) -> logits [N, 1, V]`` (see :mod:`models.nn.transformer_decoder`).
 
 Beam search (Sutskever et al. 2014; length normalisation of Wu et al. 2016, ``score / length**alpha``) keeps, per
@@ -28,9 +29,12 @@ StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
 
 
 def reorder_cache(cache: Any, index: Tensor) -> Any:
-    """Select batch rows ``index`` of every tensor in a nested cache (dicts, lists, tuples)."""
+    """Select batch rows ``index`` of every tensor in a nested cache (dicts, lists, tuples; objects with a
+    ``reorder(index)`` method return their own reordered copy)."""
     if isinstance(cache, Tensor):
         return cache.index_select(0, index)
+    if hasattr(cache, "reorder"):
+        return cache.reorder(index)
     if isinstance(cache, dict):
         return {key: reorder_cache(value, index) for key, value in cache.items()}
     if isinstance(cache, (list, tuple)):

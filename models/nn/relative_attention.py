@@ -9,25 +9,95 @@ extra memory is O(L·D) (the embeddings) instead of O(L²·D). The skew here is 
 the last ``Lq`` of ``Lk`` positions), which is what key/value-cached decoding needs.
 
 PyTorch's ``scaled_dot_product_attention`` takes an additive float mask, so the relative logits (divided by
-``sqrt(d)``, Eq. 3 of Foley Music) go in as the mask together with the causal ``-inf``: the fused kernel does the rest.
+``sqrt(d)``) go in as the mask together with the causal ``-inf``: the fused kernel does the rest.
+
+The table is either shared by all heads (``[1, M, D]``, the one ``E_r`` per layer of Music Transformer's reference
+implementations; the default) or learned per head (``[H, M, D]``, Shaw et al.'s per-layer
+embeddings split by head); every function below broadcasts over a table of 1 or H heads.
+
+Cached decoding keeps keys and values in preallocated buffers (:class:`KVBuffer`, grown by doubling when a sequence
+outlasts them) that each step writes one position into, instead of concatenating the whole cache every step. A single
+new query (the usual decoding step) sees every cached key, so it needs neither the causal mask nor the skew: its
+relative logits are one ``[1, D] x [D, Lk]`` product with the table's last ``Lk`` rows.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KVCache = dict[str, Tensor]
+KVCache = dict[str, Any]
+
+
+class KVBuffer:
+    """Keys and values of the first ``length`` positions, preallocated for cached decoding.
+
+    Stored time-major (``[capacity, B, H, D]``) so that the filled part is one contiguous block: :meth:`append`
+    writes the new positions into it, :meth:`reorder` (called by :func:`models.nn.decoding.reorder_cache` for beam
+    search) gathers the rows into a second block of the same size in one pass and swaps the two, so no step
+    allocates or concatenates. A reordered buffer takes the storage over: the buffer it came from is emptied.
+    """
+
+    def __init__(self, keys: Tensor, values: Tensor, length: int, spare: Optional[tuple[Tensor, Tensor]] = None):
+        self.keys, self.values, self.length, self.spare = keys, values, length, spare
+
+    @classmethod
+    def empty(cls, like: Tensor, capacity: int) -> KVBuffer:
+        """An empty buffer for keys shaped like ``like`` [B, H, L, D] with room for ``capacity`` positions."""
+        b, h, _, d = like.shape
+        return cls(like.new_empty((capacity, b, h, d)), like.new_empty((capacity, b, h, d)), 0)
+
+    def _check(self) -> None:
+        if self.keys is None:
+            raise RuntimeError("this key/value buffer was reordered into another one and is empty")
+
+    def _view(self, block: Tensor) -> Tensor:
+        return block[: self.length].permute(1, 2, 0, 3)  # [B, H, length, D]
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write ``k``, ``v`` [B, H, l, D] after the filled part; return the keys and values of every position
+        (``[B, H, length, D]`` views of the buffer)."""
+        self._check()
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.keys.shape[0]:
+            capacity = max(2 * self.keys.shape[0], end)
+            keys = self.keys.new_empty((capacity, *self.keys.shape[1:]))
+            values = self.values.new_empty((capacity, *self.values.shape[1:]))
+            keys[:start], values[:start] = self.keys[:start], self.values[:start]
+            self.keys, self.values, self.spare = keys, values, None
+        self.keys[start:end] = k.permute(2, 0, 1, 3)
+        self.values[start:end] = v.permute(2, 0, 1, 3)
+        self.length = end
+        return self._view(self.keys), self._view(self.values)
+
+    def reorder(self, index: Tensor) -> KVBuffer:
+        """The buffer holding batch rows ``index`` (any count, repeats allowed) of this one's filled part."""
+        self._check()
+        n = self.length
+        same = self.spare is not None and self.spare[0].shape[1] == index.shape[0]
+        if same:
+            keys, values = self.spare
+        else:
+            shape = (self.keys.shape[0], index.shape[0], *self.keys.shape[2:])
+            keys, values = self.keys.new_empty(shape), self.values.new_empty(shape)
+        if torch.is_grad_enabled():  # out= does not support autograd
+            keys[:n], values[:n] = self.keys[:n].index_select(1, index), self.values[:n].index_select(1, index)
+        else:
+            torch.index_select(self.keys[:n], 1, index, out=keys[:n])
+            torch.index_select(self.values[:n], 1, index, out=values[:n])
+        spare = (self.keys, self.values) if self.keys.shape[1] == index.shape[0] else None
+        self.keys = self.values = self.spare = None
+        return KVBuffer(keys, values, n, spare)
 
 
 def relative_embeddings(table: Tensor, key_len: int) -> Tensor:
     """Rows of ``table`` [H, M, D] for distances ``key_len - 1 .. 0`` (oldest first): ``[H, key_len, D]``.
 
-    ``table[:, M - 1]`` is distance 0 and ``table[:, 0]`` distance ``M - 1`` (and every farther one, clipped).
+    ``table[:, M - 1]`` is distance 0 and ``table[:, 0]`` distance ``M - 1`` (and every farther one, clipped);
+    ``H`` is 1 for a table shared by all heads.
     """
     max_rel = table.shape[1]
     if key_len <= max_rel:
@@ -52,8 +122,8 @@ def skew(rel: Tensor) -> Tensor:
 def naive_relative_logits(q: Tensor, table: Tensor, key_len: int) -> Tensor:
     """Reference O(L²·D) formulation: gather ``E[distance(i, j)]`` for every pair, then dot with ``q``.
 
-    ``q`` [B, H, Lq, D] (the last ``Lq`` of ``key_len`` positions), ``table`` [H, M, D] -> ``[B, H, Lq, key_len]``
-    with zeros where ``j > i``.
+    ``q`` [B, H, Lq, D] (the last ``Lq`` of ``key_len`` positions), ``table`` [H, M, D] (H = 1: shared by the heads)
+    -> ``[B, H, Lq, key_len]`` with zeros where ``j > i``.
     """
     lq = q.shape[-2]
     max_rel = table.shape[1]
@@ -62,7 +132,7 @@ def naive_relative_logits(q: Tensor, table: Tensor, key_len: int) -> Tensor:
     dist = qpos - kpos  # >= 0 on the causal part
     index = (max_rel - 1 - dist).clamp(0, max_rel - 1)
     gathered = table[:, index]  # [H, Lq, Lk, D]
-    logits = torch.einsum("bhqd,hqkd->bhqk", q, gathered)
+    logits = torch.matmul(q.unsqueeze(-2), gathered.transpose(-1, -2)).squeeze(-2)  # broadcasts H = 1
     return logits.masked_fill(dist < 0, 0.0)
 
 
@@ -78,13 +148,22 @@ class RelativeSelfAttention(nn.Module):
     Args:
         d_model: model width.
         num_heads: attention heads.
-        max_relative_position: number of learned distances per head (Music Transformer: the max sequence length).
+        max_relative_position: number of learned distances (Music Transformer: the max sequence length); also the
+            initial capacity of the decoding cache.
         dropout: attention-weight dropout.
         skew: use the memory-efficient skewing (default) or the naive gather (reference / tests).
+        relative_per_head: one relative-position table per head (``[H, M, D]``) instead of one shared by all heads
+            (``[1, M, D]``, the default; see module docstring).
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, max_relative_position: int = 512, dropout: float = 0.0, skew: bool = True
+        self,
+        d_model: int,
+        num_heads: int,
+        max_relative_position: int = 512,
+        dropout: float = 0.0,
+        skew: bool = True,
+        relative_per_head: bool = False,
     ) -> None:
         super().__init__()
         if d_model % num_heads:
@@ -95,24 +174,32 @@ class RelativeSelfAttention(nn.Module):
         self.skew = skew
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        self.relative = nn.Parameter(torch.randn(num_heads, max_relative_position, self.head_dim) * self.head_dim**-0.5)
+        tables = num_heads if relative_per_head else 1
+        self.relative = nn.Parameter(torch.randn(tables, max_relative_position, self.head_dim) * self.head_dim**-0.5)
 
     def forward(self, x: Tensor, cache: Optional[KVCache] = None) -> tuple[Tensor, Optional[KVCache]]:
-        """``x`` [B, Lq, D] -> ``[B, Lq, D]``. With ``cache`` (keys/values of earlier positions, possibly empty),
-        ``x`` holds the next ``Lq`` positions and the extended cache is returned."""
+        """``x`` [B, Lq, D] -> ``[B, Lq, D]``. With ``cache`` (keys/values of earlier positions, possibly an empty
+        dict), ``x`` holds the next ``Lq`` positions and the extended cache is returned (its buffer is written in
+        place)."""
         b, lq, _ = x.shape
         q, k, v = self.qkv(x).view(b, lq, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if cache is not None:
-            if "k" in cache:
-                k = torch.cat([cache["k"], k], dim=2)
-                v = torch.cat([cache["v"], v], dim=2)
-            cache = {"k": k, "v": v}
+            buffer = cache.get("kv")
+            if buffer is None:
+                buffer = KVBuffer.empty(k, max(self.relative.shape[1], lq))
+            k, v = buffer.append(k, v)
+            cache = {"kv": buffer}
         lk = k.shape[2]
-        if self.skew:
-            rel = skew(torch.einsum("bhqd,hkd->bhqk", q, relative_embeddings(self.relative, lk)))
+        scale = self.head_dim**-0.5
+        if lq == 1 and self.skew:  # one query sees every key: no mask, no skew
+            rel = torch.matmul(q, relative_embeddings(self.relative, lk).transpose(-1, -2))
+            bias = rel * scale
         else:
-            rel = naive_relative_logits(q, self.relative, lk)
-        bias = (rel / math.sqrt(self.head_dim)).masked_fill(causal_mask(lq, lk, x.device), float("-inf"))
+            if self.skew:
+                rel = skew(torch.matmul(q, relative_embeddings(self.relative, lk).transpose(-1, -2)))
+            else:
+                rel = naive_relative_logits(q, self.relative, lk)
+            bias = (rel * scale).masked_fill(causal_mask(lq, lk, x.device), float("-inf"))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         return self.out(y.transpose(1, 2).reshape(b, lq, -1)), cache
 

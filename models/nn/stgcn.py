@@ -6,6 +6,12 @@ its neighbours) and ``spatial`` (K=3: the root node; neighbours as far from the 
 farther (centrifugal); neighbours nearer to it (centripetal)). Several centres are allowed (e.g. two wrists for a
 two-hand graph whose halves are not connected): a node's distance to the centre is its hop distance to the nearest one.
 
+``center_hops`` reproduces ST-GCN's reference graph code, which measures the distance to the centre with the same
+hop-limited distance matrix it builds the neighbourhoods from (``max_hop`` = 1): every joint more than one hop from
+the centre is then "infinitely" far, so all bones between such joints count as same-distance pairs and join the
+root/centripetal partition, and only the bones leaving the centre's 1-neighbourhood are centrifugal (on the 65-joint
+body-and-fingers graph: 65 / 118 / 10 non-zero entries per partition instead of 65 / 64 / 64).
+
 The graph convolution is written with dense adjacency tensors ``[K, V, V]`` and an einsum rather than
 torch-geometric's sparse message passing: skeleton graphs are tiny (V <= 65), the K partitioned kernels and the
 learnable edge-importance mask (ST-GCN §3.7, an elementwise weight on every adjacency entry) are exactly a dense
@@ -83,6 +89,7 @@ def partition_adjacency(
     center: int | Sequence[int] = 0,
     strategy: Strategy = "spatial",
     max_hop: int = 1,
+    center_hops: Optional[int] = None,
 ) -> np.ndarray:
     """Partitioned, normalised adjacency ``[K, V, V]`` (entry ``[k, v, w]``: weight of node v's message to w).
 
@@ -91,6 +98,8 @@ def partition_adjacency(
         center: the skeleton's centre joint(s) for the ``spatial`` strategy (see :func:`component_centers`).
         strategy: ``uniform``, ``distance`` or ``spatial`` (see module docstring).
         max_hop: neighbourhood radius (ST-GCN uses 1).
+        center_hops: for ``spatial``, distances to the centre counted only up to this many hops, farther joints all
+            at the same (infinite) distance, as ST-GCN's reference code does with 1; ``None``: exact distances.
     """
     dist = hop_distance(num_nodes, edges, max_hop)
     within = dist <= max_hop
@@ -102,7 +111,7 @@ def partition_adjacency(
     if strategy != "spatial":
         raise ValueError(f"unknown partition strategy {strategy!r} (uniform, distance, spatial)")
     centers = component_centers(num_nodes, edges, center)
-    to_center = hop_distance(num_nodes, edges)[:, centers].min(axis=1)  # [V]
+    to_center = hop_distance(num_nodes, edges, center_hops)[:, centers].min(axis=1)  # [V]
     # column w receives from row v; compare the sender's distance to the centre with the receiver's
     sender, receiver = to_center[:, None], to_center[None, :]
     parts = [np.where(dist == 0, normalised, 0.0)]
@@ -180,6 +189,7 @@ class STGCN(nn.Module):
         out_dim: output feature width. strategy: partition strategy. temporal_kernel: temporal conv size.
         blocks: ``(in, out, stride)`` per block (``in`` of the first is ignored).
         dropout: dropout inside the blocks. edge_importance: learn the edge-importance masks.
+        center_hops: see :func:`partition_adjacency` (``None``: exact distances to the centre).
     """
 
     def __init__(
@@ -194,9 +204,10 @@ class STGCN(nn.Module):
         blocks: Sequence[tuple[int, int, int]] = STGCN_BLOCKS,
         dropout: float = 0.0,
         edge_importance: bool = True,
+        center_hops: Optional[int] = None,
     ) -> None:
         super().__init__()
-        adjacency = torch.from_numpy(partition_adjacency(num_nodes, edges, center, strategy))
+        adjacency = torch.from_numpy(partition_adjacency(num_nodes, edges, center, strategy, center_hops=center_hops))
         self.register_buffer("adjacency", adjacency)
         self.num_nodes = num_nodes
         self.in_channels = in_channels

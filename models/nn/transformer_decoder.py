@@ -56,6 +56,7 @@ class DecoderBlock(nn.Module):
         norm_first: pre-LayerNorm (more stable for small data) instead of the original post-LayerNorm.
         skew: memory-efficient skewed relative attention (else the naive reference).
         cross_attention: include the cross-attention sub-layer (``False``: decoder-only block).
+        relative_per_head: one relative-position table per head instead of one shared by the heads (the default).
     """
 
     def __init__(
@@ -68,10 +69,13 @@ class DecoderBlock(nn.Module):
         norm_first: bool = False,
         skew: bool = True,
         cross_attention: bool = True,
+        relative_per_head: bool = False,
     ) -> None:
         super().__init__()
         self.norm_first = norm_first
-        self.self_attn = RelativeSelfAttention(d_model, num_heads, max_relative_position, dropout, skew=skew)
+        self.self_attn = RelativeSelfAttention(
+            d_model, num_heads, max_relative_position, dropout, skew=skew, relative_per_head=relative_per_head
+        )
         self.cross_attn = CrossAttention(d_model, num_heads, dropout) if cross_attention else None
         self.ff = nn.Sequential(
             nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim_feedforward, d_model)
@@ -121,6 +125,8 @@ class TransformerDecoder(nn.Module):
             token) is added as a sinusoidal encoding (see module docstring).
         cross_attention: ``False`` builds a decoder-only model (no memory; see module docstring).
         condition_dim: width of an optional per-sequence condition vector joined to every token's embedding.
+        relative_per_head: one relative-position table per head and layer instead of one per layer shared by its
+            heads (default; see :mod:`models.nn.relative_attention`).
 
     The embedding is initialised with standard deviation ``d_model ** -0.5`` (as fairseq and tensor2tensor do), so
     the ``sqrt(d_model)`` scaling gives unit-scale inputs. PyTorch's default N(0, 1) would make the residual stream
@@ -144,6 +150,7 @@ class TransformerDecoder(nn.Module):
         token_advance: Optional[Tensor] = None,
         cross_attention: bool = True,
         condition_dim: Optional[int] = None,
+        relative_per_head: bool = False,
     ) -> None:
         super().__init__()
         self.d_model = d_model
@@ -163,7 +170,17 @@ class TransformerDecoder(nn.Module):
         self.register_buffer("token_advance", token_advance, persistent=False)
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
-            DecoderBlock(d_model, num_heads, dim_feedforward, dropout, max_len, norm_first, skew, cross_attention)
+            DecoderBlock(
+                d_model,
+                num_heads,
+                dim_feedforward,
+                dropout,
+                max_len,
+                norm_first,
+                skew,
+                cross_attention,
+                relative_per_head,
+            )
             for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)

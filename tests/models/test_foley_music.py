@@ -191,3 +191,35 @@ def test_memory_norm_puts_the_pose_on_the_positions_scale() -> None:
     raw = FoleyMusic(**SMALL, memory_positions=False, memory_norm=False).eval()
     assert isinstance(raw.memory_norm, torch.nn.Identity)
     assert raw.encode(visual).pow(2).mean().sqrt() < 0.5
+
+
+def test_parameter_count_matches_the_released_model() -> None:
+    """The released code shares each layer's relative-position table by its heads: 22,697,559 parameters at the
+    paper's sizes; a table per head adds 6 layers x 7 heads x 512 distances x 64 = 1,376,256."""
+    shared = FoleyMusic()
+    per_head = FoleyMusic(relative_per_head=True)
+    assert sum(p.numel() for p in shared.parameters()) == 22_697_559
+    assert sum(p.numel() for p in per_head.parameters()) == 24_073_815
+    assert shared.decoder.layers[0].self_attn.relative.shape == (1, 512, 64)
+    assert per_head.decoder.layers[0].self_attn.relative.shape == (8, 512, 64)
+
+
+def test_released_st_gcn_partition_counts_on_body65() -> None:
+    """ST-GCN's reference graph measures distances to the centre only up to one hop (docs/FOLEY_MUSIC.md)."""
+    exact = FoleyMusic(d_model=32, num_layers=1, dim_feedforward=32)
+    released = FoleyMusic(d_model=32, num_layers=1, dim_feedforward=32, gcn_center_hops=1)
+    assert [int((a != 0).sum()) for a in exact.encoder.adjacency] == [65, 64, 64]
+    assert [int((a != 0).sum()) for a in released.encoder.adjacency] == [65, 118, 10]
+    # the same neighbourhoods, only split differently
+    assert torch.allclose(exact.encoder.adjacency.sum(0), released.encoder.adjacency.sum(0))
+
+
+def test_released_513_ids_give_the_decoder_512_inputs() -> None:
+    """docs/FOLEY_MUSIC.md: data max_events 513 (the released max_seq + 1) feeds 512 inputs to a 512-position model."""
+    model = FoleyMusic(**SMALL).eval()
+    ids = ev.to_fixed_length([i % 240 for i in range(600)], 513)
+    assert len(ids) == 513 and ids[0] == ev.SOS and ids[-1] == ev.EOS
+    inputs, target = FoleyMusic.split_events(torch.tensor([ids]))
+    assert inputs.shape == target.shape == (1, 512)
+    with torch.no_grad():
+        assert model(torch.randn(1, 132, 65, 3), inputs).shape == (1, 512, ev.VOCAB_SIZE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.nn.decoding import reorder_cache
 from models.nn.relative_attention import (
     RelativeSelfAttention,
     causal_mask,
@@ -69,3 +70,38 @@ def test_cached_steps_equal_full_pass() -> None:
         y, cache = attn(x[:, t : t + 3], cache)
         outs.append(y)
     assert torch.allclose(torch.cat(outs, 1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_single_query_steps_equal_full_pass_beyond_the_buffer(per_head: bool) -> None:
+    """One position per step (the decoding fast path: no mask, no skew), past the preallocated buffer (4) and past
+    the table's distances (clipped), with a shared or a per-head table; skewed equals naive for both tables."""
+    torch.manual_seed(0)
+    attn = RelativeSelfAttention(24, 3, max_relative_position=4, relative_per_head=per_head).eval()
+    assert attn.relative.shape == ((3 if per_head else 1), 4, 8)
+    x = torch.randn(2, 11, 24)
+    full, _ = attn(x)
+    cache: dict = {}
+    steps = []
+    for t in range(11):
+        y, cache = attn(x[:, t : t + 1], cache)
+        steps.append(y)
+    assert cache["kv"].length == 11 and cache["kv"].keys.shape[0] >= 11
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+    attn.skew = False
+    assert torch.allclose(attn(x)[0], full, atol=1e-5)
+
+
+def test_reordered_buffer_follows_the_rows_and_empties_the_old_one() -> None:
+    torch.manual_seed(0)
+    attn = RelativeSelfAttention(16, 2, max_relative_position=8).eval()
+    x = torch.randn(3, 5, 16)
+    _, cache = attn(x[:, :4], {})
+    for index in (torch.tensor([2, 0, 0]), torch.tensor([1, 1, 2, 0, 2])):  # same batch (swap), then expanded
+        old = cache["kv"]
+        cache = reorder_cache(cache, index)
+        with pytest.raises(RuntimeError, match="reordered"):
+            old.append(torch.zeros(3, 2, 1, 8), torch.zeros(3, 2, 1, 8))
+        x = x[index]
+    y, _ = attn(x[:, 4:], cache)
+    assert torch.allclose(y, attn(x)[0][:, 4:], atol=1e-5)

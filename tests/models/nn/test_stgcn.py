@@ -100,3 +100,15 @@ def test_random_affine_keeps_missing_joints_and_confidence() -> None:
     d_out = torch.cdist(out[..., :5, :2], out[..., :5, :2])
     ratio = d_out[d_in > 1e-3] / d_in[d_in > 1e-3]
     assert ratio.min() > 0.899 and ratio.max() < 1.101
+
+
+def test_center_hops_reproduces_the_reference_partition_on_a_chain() -> None:
+    """Centre 0 of the chain 0-1-2-3: with distances to the centre cut at one hop, joints 2 and 3 are both
+    'infinitely' far, so the bone 2-3 is a same-distance pair (partition 1) in both directions."""
+    exact = partition_adjacency(4, CHAIN, center=0, strategy="spatial")
+    cut = partition_adjacency(4, CHAIN, center=0, strategy="spatial", center_hops=1)
+    assert [int((a != 0).sum()) for a in exact] == [4, 3, 3]
+    assert [int((a != 0).sum()) for a in cut] == [4, 4, 2]
+    assert cut[1, 2, 3] > 0 and cut[1, 3, 2] > 0 and exact[2, 2, 3] > 0
+    assert np.allclose(exact.sum(0), cut.sum(0))
+    assert STGCN(3, 4, CHAIN, center=0, center_hops=1).adjacency.shape == (3, 4, 4)
