@@ -134,6 +134,41 @@ minet: install  ## every MI Net stage in order (vqvae, prior, content) on URMP; 
 	$(call minet_fit,mi_net_prior,prior) --model.init_args.vqvae_ckpt $(MINET_OUT)/checkpoints/vqvae/last.ckpt
 	$(call minet_fit,mi_net_content,content) --model.init_args.vqvae_ckpt $(MINET_OUT)/checkpoints/vqvae/last.ckpt
 
+# V2Meow's trained stand-ins through cli.py (docs/V2MEOW.md): codec, joint text-audio model and semantic tokens on one
+# MV100K-layout root (synthetic unless V2MEOW_ROOT), then the joint model's 10-s segment embeddings into that root.
+# SCALE=smoke: debug sizes, V2MEOW_STEPS optimiser steps per stage.
+V2MEOW_OUT ?= runs/v2meow
+V2MEOW_ROOT ?=
+V2MEOW_STEPS ?= 200
+v2meow_root = $(or $(V2MEOW_ROOT),$(V2MEOW_OUT)/mv100k)
+v2meow_fit = $(PY) cli.py fit --config experiments/$(1).yaml \
+	$(if $(filter smoke,$(SCALE)),--config experiments/debug/$(1).yaml --trainer.max_steps $(V2MEOW_STEPS),) \
+	--data.init_args.root $(v2meow_root) --checkpoint.dirpath $(V2MEOW_OUT)/checkpoints/$(2) \
+	--trainer.logger.init_args.save_dir $(V2MEOW_OUT)/logs
+.PHONY: v2meow-tokenizers
+v2meow-tokenizers: install  ## V2Meow stand-ins (codec, joint, semantic) then embeddings; SCALE=smoke|full, V2MEOW_ROOT=real data
+	$(if $(V2MEOW_ROOT),,test -f $(v2meow_root)/videos.csv || $(PY) cli.py synth mv100k --out $(v2meow_root) \
+		--minutes $(if $(filter smoke,$(SCALE)),3,60))
+	$(call v2meow_fit,v2meow_codec,codec)
+	$(call v2meow_fit,v2meow_joint,joint)
+	$(call v2meow_fit,v2meow_semantic,semantic)
+	$(PY) cli.py prepare --task embeddings --src $(v2meow_root) --out $(v2meow_root) \
+		--joint_ckpt $(V2MEOW_OUT)/checkpoints/joint/last.ckpt --joint_class models.v2meow.JointEmbedding
+
+# Every RhythmicNet stage through cli.py (docs/RHYTHMIC_NET.md): Video2Rhythm on AIST++ and Rhythm2Drum on Groove MIDI
+# train independently. RHYTHMICNET_DEBUG=1 adds experiments/debug/ sizes (a quick check).
+RHYTHMICNET_OUT ?= runs/rhythmic_net
+RHYTHMICNET_DEBUG ?=
+AISTPP_ROOT ?=
+GMD_ROOT ?=
+rhythmicnet_config = --config experiments/$(1).yaml $(if $(RHYTHMICNET_DEBUG),--config experiments/debug/$(1).yaml,)
+rhythmicnet_fit = $(PY) cli.py fit $(call rhythmicnet_config,$(1)) --checkpoint.dirpath $(RHYTHMICNET_OUT)/checkpoints/$(2) \
+	--trainer.logger.init_args.save_dir $(RHYTHMICNET_OUT)/logs
+.PHONY: rhythmicnet
+rhythmicnet: install  ## every RhythmicNet stage (video2rhythm, rhythm2drum); AISTPP_ROOT / GMD_ROOT=real data, RHYTHMICNET_DEBUG=1
+	$(call rhythmicnet_fit,rhythmic_net_video2rhythm,video2rhythm) $(if $(AISTPP_ROOT),--data.init_args.root "$(AISTPP_ROOT)",)
+	$(call rhythmicnet_fit,rhythmic_net_rhythm2drum,rhythm2drum) $(if $(GMD_ROOT),--data.init_args.root "$(GMD_ROOT)",)
+
 # ---- precision, compile, monitoring, benchmarks -----------------------------------------------------------------
 .PHONY: bench
 BENCH_OUT ?= benchmarks
