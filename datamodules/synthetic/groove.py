@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datamodules.groove_midi import COLUMNS  # the info.csv columns the reader expects
 from datamodules.synthetic.drums import (
     CLOSED,
     CRASH,
@@ -38,19 +39,6 @@ from datamodules.synthetic.drums import (
 )
 from datamodules.synthetic.marker import write_marker
 
-COLUMNS = (
-    "drummer",
-    "session",
-    "id",
-    "style",
-    "bpm",
-    "beat_type",
-    "time_signature",
-    "midi_filename",
-    "audio_filename",
-    "duration",
-    "split",
-)
 OWN_PATTERNS: dict[str, dict[int, str]] = {  # besides drums.PATTERNS: jazz ride ("spang-a-lang"), waltzes (3-4)
     "jazz": {RIDE: "8...8.6.8...8.6.", CLOSED: "....6.......6...", KICK: "3...3...3...3...", SNARE: "..........3....."},
     "jazzwaltz": {RIDE: "8...8.6.8.6.", CLOSED: "....6...6...", KICK: "3...........", SNARE: "......2....."},
