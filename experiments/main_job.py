@@ -23,12 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def _cli(args: list[str]) -> Any:
-    from cli import main
-
-    print("+ python cli.py " + " ".join(args), flush=True)
-    return main(args)
+from experiments.cli_step import cli_step  # noqa: E402
 
 
 def _video2roll_report(fit: Any, metrics: dict[str, float], out: Path, demo: bool) -> list[str]:
@@ -73,13 +68,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
-    fit = _cli(["fit", *configs, *extra])
+    fit = cli_step(["fit", *configs, *extra])
     trainer = fit.trainer
     ckpt = trainer.checkpoint_callback.last_model_path or trainer.checkpoint_callback.best_model_path
     if not ckpt or not Path(ckpt).is_file():
         raise RuntimeError(f"main job: the fit of {args.config} wrote no checkpoint (checkpoint.save_last: true?)")
     logs = Path(trainer.logger.save_dir) if trainer.logger is not None else Path(trainer.default_root_dir)
-    tested = _cli(["test", *configs, *extra, "--ckpt_path", ckpt])
+    tested = cli_step(["test", *configs, *extra, "--ckpt_path", ckpt])
     metrics = {k: float(v) for k, v in tested.trainer.callback_metrics.items() if k.startswith("test/")}
 
     from models.audeo import Audeo

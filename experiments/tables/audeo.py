@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from datamodules.audeo import FPS, key_range, lowest_pitch  # noqa: E402
+from experiments.cli_step import cli_step  # noqa: E402
 from models.audeo import TABLE1_STATS, format_table1  # noqa: E402
 
 # Per scale: data settings (shared by every stage), then the model/trainer overrides of each stage.
@@ -71,13 +72,6 @@ FULL_ESTIMATE = (
 )
 
 
-def _cli(args: list[str]) -> Any:
-    from cli import main
-
-    print("+ python cli.py " + " ".join(args), flush=True)
-    return main(args)
-
-
 def _data_args(data: dict[str, Any], root: str | None) -> list[str]:
     size = data["frame_size"]
     args = [
@@ -100,10 +94,10 @@ def _run_stage(config: str, name: str, extra: list[str], out: Path, reuse: bool 
     ckpt = ckpt_dir / "last.ckpt"
     if not (reuse and ckpt.is_file()):
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # a stale last.ckpt would make Lightning write last-v1.ckpt
-        _cli(["fit", *common, "--checkpoint.dirpath", str(ckpt_dir)])
+        cli_step(["fit", *common, "--checkpoint.dirpath", str(ckpt_dir)])
     if not ckpt.is_file():
         raise RuntimeError(f"audeo table 1: stage {name} wrote no checkpoint {ckpt}")
-    cli = _cli(["test", *common, "--ckpt_path", str(ckpt)])
+    cli = cli_step(["test", *common, "--ckpt_path", str(ckpt)])
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
     return ckpt, metrics
 
@@ -259,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from experiments.tables.full_scale import check_full_scale
 
     check_full_scale(args.scale, args.yes, "experiments/tables/audeo.py", "reproduce-audeo", FULL_ESTIMATE)
-    sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
+    sys.argv = sys.argv[:1]  # the stages get their arguments from cli_step, not from this script's command line
     if args.threads:
         import torch
 

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from experiments.cli_step import cli_step  # noqa: E402
 from experiments.tables.full_scale import check_full_scale  # noqa: E402
 
 PAPER_INSTRUMENTS = ("violin", "viola", "cello", "trumpet", "flute")
@@ -76,13 +77,6 @@ FULL_ESTIMATE = (
 )
 
 
-def _cli(args: list[str]) -> Any:
-    from cli import main
-
-    print("+ python cli.py " + " ".join(args), flush=True)
-    return main(args)
-
-
 def variant_args(variant: str, args: argparse.Namespace) -> list[str]:
     """The ``cli.py`` arguments of ``variant`` at ``args.scale`` (config, overlay, data and step overrides)."""
     config, extra = VARIANTS[variant]
@@ -116,13 +110,13 @@ def train_and_validate(variant: str, args: argparse.Namespace, out: Path) -> tup
     ckpt_dir = out / variant / "checkpoints"
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # a stale last.ckpt would make Lightning write last-v1.ckpt
     start = time.perf_counter()
-    fit = _cli(["fit", *common, "--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0",
+    fit = cli_step(["fit", *common, "--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0",
                 "--trainer.enable_model_summary=false", "--checkpoint.dirpath", str(ckpt_dir)])  # fmt: skip
     steps = fit.trainer.global_step
     ckpt = ckpt_dir / "last.ckpt"
     if not ckpt.is_file():
         raise RuntimeError(f"foley_music table: variant {variant} wrote no checkpoint {ckpt}")
-    cli = _cli(["validate", *common, "--ckpt_path", str(ckpt)])
+    cli = cli_step(["validate", *common, "--ckpt_path", str(ckpt)])
     nll = {
         ("all" if key == "val/nll" else key.removeprefix("val/nll/")): float(value)
         for key, value in cli.trainer.callback_metrics.items()
@@ -298,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     check_full_scale(args.scale, args.yes, "experiments/tables/foley_music.py", "reproduce-foley", FULL_ESTIMATE)
     import torch
 
-    sys.argv = sys.argv[:1]  # the runs get their arguments from _cli, not from this script's command line
+    sys.argv = sys.argv[:1]  # the runs get their arguments from cli_step, not from this script's command line
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "0")) or torch.get_num_threads()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

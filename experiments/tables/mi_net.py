@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from experiments.cli_step import cli_step  # noqa: E402
+
 DATASETS = {
     "urmp": ("datamodules.urmp.URMPDataModule", "URMP"),
     "solos": ("datamodules.solos.SolosDataModule", "Solos"),
@@ -130,13 +132,6 @@ FULL_ESTIMATE = (
 )
 
 
-def _cli(args: list[str]) -> Any:
-    from cli import main
-
-    print("+ python cli.py " + " ".join(args), flush=True)
-    return main(args)
-
-
 def _load_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
@@ -185,11 +180,11 @@ def run_stage(stage: Stage, extra: list[str], out: Path) -> tuple[Path, Any, dic
     common = [*extra, "--trainer.default_root_dir", str(out), "--trainer.logger.init_args.save_dir", str(out / "runs"),
               "--checkpoint.dirpath", str(ckpt_dir)]  # fmt: skip
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # a stale last.ckpt would make Lightning write last-v1.ckpt
-    _cli(["fit", *common])
+    cli_step(["fit", *common])
     ckpt = ckpt_dir / "last.ckpt"
     if not ckpt.is_file():
         raise RuntimeError(f"mi_net tables: stage {stage.name} wrote no checkpoint {ckpt}")
-    cli = _cli(["test", *common, "--ckpt_path", str(ckpt)])
+    cli = cli_step(["test", *common, "--ckpt_path", str(ckpt)])
     metrics = {k.split("/", 1)[1]: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("test/")}
     return ckpt, cli, metrics
 
@@ -340,7 +335,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     from experiments.tables.full_scale import check_full_scale
 
     check_full_scale(args.scale, args.yes, "experiments/tables/mi_net.py", "reproduce-minet", FULL_ESTIMATE)
-    sys.argv = sys.argv[:1]  # the stages get their arguments from _cli, not from this script's command line
+    sys.argv = sys.argv[:1]  # the stages get their arguments from cli_step, not from this script's command line
     import torch
 
     if args.threads:

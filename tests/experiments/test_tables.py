@@ -32,7 +32,7 @@ def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(sys, "argv", ["table"])
     for module, _ in SCRIPTS.values():
-        monkeypatch.setattr(module, "_cli", _train)
+        monkeypatch.setattr(module, "cli_step", _train)
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
