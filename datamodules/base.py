@@ -175,6 +175,8 @@ class RecordingDataModule(ClipDataModule):
         sample_rate: audio rate.
         max_events: length of the ``events`` field (Foley Music: 512).
         binary_roll: ``roll`` as 0/1 (MI Net §3.3 ignores the dynamics) instead of velocity / 127.
+        drop_outlasting: leave notes that end after the clip out of ``events`` (Foley Music's released clip reader,
+            pretty_midi ``adjust_times``) instead of clipping them at the clip's end (default).
         normalization: keypoint normalisation (bbox, image, none).
         frame_size: (width, height) of the ``frames`` field.
         gray: grayscale ``frames``.
@@ -200,6 +202,7 @@ class RecordingDataModule(ClipDataModule):
         val_hop_seconds: Optional[float] = None,
         clips_per_epoch: Optional[int] = None,
         binary_roll: bool = False,
+        drop_outlasting: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(root, **kwargs)
@@ -211,6 +214,7 @@ class RecordingDataModule(ClipDataModule):
             sample_rate=sample_rate,
             max_events=max_events,
             binary_roll=binary_roll,
+            drop_outlasting=drop_outlasting,
             frame_size=None if frame_size is None else tuple(frame_size),
             gray=gray,
         )

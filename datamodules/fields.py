@@ -71,15 +71,18 @@ def symbolic_fields(
     roll_high: int = 108,
     fields: tuple[str, ...] = ("events", "roll"),
     binary_roll: bool = False,
+    drop_outlasting: bool = False,
 ) -> dict[str, torch.Tensor]:
     """``events`` long ``[max_events]`` + ``events_mask`` bool (True on real tokens, SOS/EOS included) from the notes
     starting in the window, and ``roll`` float ``[K, T]`` (T = duration * fps, velocity / 127, or 0/1 with
-    ``binary_roll``: MI Net §3.3 ignores the dynamics) of the notes sounding in it."""
+    ``binary_roll``: MI Net §3.3 ignores the dynamics) of the notes sounding in it. ``drop_outlasting`` leaves the
+    notes that end after the window out of ``events`` (Foley Music's released clip reader) instead of clipping them."""
     out: dict[str, torch.Tensor] = {}
     if "events" in fields:
         from music.events import PAD, encode, to_fixed_length
 
-        ids = torch.tensor(to_fixed_length(encode(midi_window(midi, start, duration)), max_events), dtype=torch.long)
+        window = midi_window(midi, start, duration, drop_outlasting=drop_outlasting)
+        ids = torch.tensor(to_fixed_length(encode(window), max_events), dtype=torch.long)
         out["events"] = ids
         out["events_mask"] = ids != PAD
     if "roll" in fields:

@@ -189,6 +189,7 @@ class ClipOptions:
     roll_low: int = 21
     roll_high: int = 108
     binary_roll: bool = False
+    drop_outlasting: bool = False
     frame_size: Optional[tuple[int, int]] = (224, 224)
     gray: bool = False
 
@@ -260,6 +261,7 @@ class RecordingClips(ClipDataset):
                     opt.roll_high,
                     wanted,
                     opt.binary_roll,
+                    opt.drop_outlasting,
                 )
             )
         if "frames" in opt.fields:

@@ -14,7 +14,7 @@ from datamodules.instruments import instrument_index
 from datamodules.music import MUSICDataModule
 from datamodules.solos import SolosDataModule
 from datamodules.urmp import URMPDataModule, notes_to_midi
-from music.events import EOS, SOS, decode
+from music.events import EOS, SOS, VELOCITY_OFFSET, decode, describe, time_advance
 from tests.helpers import real_formats as rf
 
 ALL = ("keypoints", "audio", "events", "roll", "frames", "instrument")
@@ -82,6 +82,24 @@ def test_urmp_csv_split_clip_content(urmp_root, tmp_path):
     cello = ds[by_key[("01_Jupiter/2_vc", 0.0)]]  # the OpenPose JSON track at 29.97 fps, one empty frame interpolated
     assert cello["meta"]["key"] == "01_Jupiter/2_vc" and cello["keypoints"].shape == (22, 65, 3)
     assert torch.allclose(cello["keypoints"][:, 4, 0], 300 + 100 * torch.arange(22) / 22.0, atol=0.5)
+
+
+def test_notes_outlasting_the_clip_are_clipped_or_dropped(urmp_root, tmp_path):
+    """The violin's A4 sounds 0.5-0.75 s; a 0.6-s clip from 0 holds it clipped at 0.6 s by default and leaves it out
+    with ``drop_outlasting`` (Foley Music's released clip reader)."""
+    split = rf.write_urmp_split(tmp_path / "splits", {"vn": {"train": [(1, 1, "Jupiter", 0.0, 2.0)],
+                                                             "val": [(1, 1, "Jupiter", 0.0, 2.0)]}})  # fmt: skip
+    notes = {}
+    for drop in (False, True):
+        dm = URMPDataModule(str(urmp_root), fields=("events",), split=str(split), clip_seconds=0.6,
+                            drop_outlasting=drop)  # fmt: skip
+        dm.setup("validate")
+        sample = next(s for s in dm.dataset("val") if s["meta"]["start"] == 0.0)
+        ids = sample["events"][sample["events_mask"]].numpy()
+        clock = np.cumsum(time_advance()[ids])  # the decoder's time after each id
+        notes[drop] = [(describe([i])[0], round(float(t), 2)) for i, t in zip(ids, clock) if i < VELOCITY_OFFSET]
+    assert notes[False] == [("note_on_69", 0.49), ("note_off_69", 0.6)]  # clipped at the clip's end (7.7-ms shifts)
+    assert notes[True] == []
 
 
 def test_urmp_foley_split_names_missing_track(urmp_root):
