@@ -54,6 +54,7 @@ SEGMENT_FRAMES = 50
 WINDOW_FRAMES = 100
 SAMPLE_RATE = 16000
 STACK = 5
+OCTAVE_WIDTH = 0.99 * 7 / 52  # of a crop's width: 7 of the 52 white keys, inside a 0.5 % margin each side
 PAD_LOGIT = -30.0  # logit of the frames that pad a short last segment (probability ~0: no key)
 PIANO_KEYS = 88  # column k of the release's 88-wide arrays is MIDI pitch PIANO_RANGE[0] + k
 KEY_COLUMNS = {51: (15, 65), 88: (0, 87)}  # inclusive columns of the 88-wide arrays
@@ -250,9 +251,26 @@ def cache_frames(folder: Path, cache_dir: Path, size: tuple[int, int]) -> tuple[
 
 # --------------------------------------------------------------------------------------------------------- datasets
 class FrameStackDataset(Dataset):
-    """Video2Roll items: 5 consecutive frames (middle = a labelled frame) and that frame's keys."""
+    """Video2Roll items: 5 consecutive frames (middle = a labelled frame) and that frame's keys.
 
-    def __init__(self, videos: Sequence[VideoFrames], labels: Sequence[np.ndarray]) -> None:
+    ``octave_shift`` > 0 (training only; not in the paper or the released code): with that probability an item is
+    moved one octave up or down, the frames by ``octave_pixels`` (the vacated strip repeats the edge column) and the
+    keys by 12 (keys moved in from outside the labelled range are unpressed). The keyboard's pattern repeats every
+    octave, so the shifted item is another plausible frame: each key is seen in the contexts of its octave neighbours
+    (hand shapes, chords), which the pieces of a small training set do not cover. Draws come from torch's global
+    generator (seeded by ``seed_everything``)."""
+
+    def __init__(
+        self,
+        videos: Sequence[VideoFrames],
+        labels: Sequence[np.ndarray],
+        octave_shift: float = 0.0,
+        octave_pixels: float = 0.0,
+    ) -> None:
+        if octave_shift and octave_pixels < 1:
+            raise ValueError(f"FrameStackDataset: octave_shift needs octave_pixels >= 1, got {octave_pixels}")
+        self.octave_shift = float(octave_shift)
+        self.octave_pixels = int(round(octave_pixels))
         self.videos = list(videos)
         self.items: list[tuple[int, int]] = []
         rows = []
@@ -271,8 +289,29 @@ class FrameStackDataset(Dataset):
         v, row = self.items[index]
         video = self.videos[v]
         frames = torch.from_numpy(video.stack(row)).float().div_(255.0)
+        roll = torch.from_numpy(self.labels[index])
+        if self.octave_shift and float(torch.rand(())) < self.octave_shift:
+            frames, roll = shift_octave(frames, roll, 1 if float(torch.rand(())) < 0.5 else -1, self.octave_pixels)
         meta = {"video": video.name, "split": video.split_dir, "frame": int(video.numbers[row]), "fps": FPS}
-        return {"frames": frames, "roll": torch.from_numpy(self.labels[index])[:, None], "meta": meta}
+        return {"frames": frames, "roll": roll[:, None], "meta": meta}
+
+
+def shift_octave(
+    frames: torch.Tensor, roll: torch.Tensor, octaves: int, pixels: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``frames`` [S, H, W] and keys ``roll`` [K] moved ``octaves`` (+1 up = right, -1 down) by ``pixels`` per
+    octave and 12 keys; the vacated strip repeats the edge column, keys moved in are unpressed."""
+    px, keys = pixels * abs(octaves), 12 * abs(octaves)
+    out, moved = torch.empty_like(frames), torch.zeros_like(roll)
+    if octaves > 0:
+        out[..., px:] = frames[..., :-px]
+        out[..., :px] = frames[..., :1]
+        moved[keys:] = roll[:-keys]
+    else:
+        out[..., :-px] = frames[..., px:]
+        out[..., -px:] = frames[..., -1:]
+        moved[:-keys] = roll[keys:]
+    return out, moved
 
 
 class RollWindowDataset(Dataset):
@@ -337,6 +376,9 @@ class AudeoDataModule(ClipDataModule):
         audio_dir: folder with ``<split>/<video>.wav`` (default ``<root>/audio``; absent = FluidSynth rendering).
         cache_dir: where decoded frames / rendered audio are cached (default ``$V2M_CACHE/../cache`` or ``data/cache``).
         max_videos: use at most this many videos per split (quick runs); None = all.
+        octave_shift: probability of moving a Video2Roll training item one octave (:class:`FrameStackDataset`; not
+            in the paper: 0). One octave is ``OCTAVE_WIDTH`` of the width: 7 of the 52 white keys the crop spans, inside
+            a 0.5 % margin each side (the synthetic crops; real crop boxes vary by a few pixels).
     """
 
     synthetic_name = "audeo"
@@ -357,8 +399,12 @@ class AudeoDataModule(ClipDataModule):
         audio_dir: Optional[str] = None,
         cache_dir: Optional[str] = None,
         max_videos: Optional[int] = None,
+        octave_shift: float = 0.0,
     ) -> None:
         super().__init__(root, batch_size, num_workers, synthetic_minutes, seed)
+        if not 0.0 <= octave_shift <= 1.0:
+            raise ValueError(f"AudeoDataModule: octave_shift is a probability, got {octave_shift}")
+        self.octave_shift = float(octave_shift)
         if stage not in STAGES:
             raise ValueError(f"AudeoDataModule: unknown stage {stage!r} ({', '.join(STAGES)})")
         key_range(num_keys)
@@ -452,7 +498,9 @@ class AudeoDataModule(ClipDataModule):
         if self.stage == "video2roll":
             videos = [self.frames(split, name) for name in self.video_names(split)]
             labels = [self.labels(split, v.name, v.numbers) for v in videos]
-            return FrameStackDataset(videos, labels)
+            if split != "train" or not self.octave_shift:
+                return FrameStackDataset(videos, labels)
+            return FrameStackDataset(videos, labels, self.octave_shift, self.frame_size[1] * OCTAVE_WIDTH)
         if self.stage == "roll2midi":
             folder = self.roll_folder()
             pairs = []

@@ -93,3 +93,49 @@ def test_bad_roots_name_the_path(tmp_path: Path) -> None:
         _dm("roll2midi", tmp_path, roll_dir=str(tmp_path / "missing")).setup("fit")
     with pytest.raises(ValueError, match="keys"):
         AudeoDataModule(num_keys=60)
+
+
+def test_octave_shift_moves_frames_and_keys_together(tmp_path: Path) -> None:
+    """The keyboard's pattern repeats every ``OCTAVE_WIDTH`` of the width: a rendered frame with key k pressed, moved
+    up by that many pixels, matches the frame with k + 12 pressed better than any other move of 30-46 pixels; the
+    label moves with it, and moving down again restores both."""
+    import cv2
+
+    from datamodules.audeo import OCTAVE_WIDTH, shift_octave
+    from datamodules.synthetic import keyboard
+
+    pressed = np.zeros((3, keyboard.N_KEYS), dtype=bool)
+    pressed[0, 40], pressed[1, 52] = True, True  # E3, E4 (88-key columns), then nothing pressed
+    rendered, _ = keyboard.render_video(pressed, None, None, np.random.default_rng(0), 25, view=keyboard.crop_view())
+    frames = np.stack([cv2.resize(f, (288, 32), interpolation=cv2.INTER_AREA) for f in rendered]) / np.float32(255)
+    frames = torch.from_numpy(frames)
+    change = frames[:2] - frames[2:]  # what each press changes (with the frames' drift and noise)
+    roll = torch.zeros(51)
+    roll[40 - 15] = 1.0  # 51-key rows start at column 15
+    pixels = round(288 * OCTAVE_WIDTH)
+
+    def match(px: int) -> float:
+        moved = shift_octave(change[:1], roll, 1, px)[0][0]
+        return float(torch.corrcoef(torch.stack([moved.flatten(), change[1].flatten()]))[0, 1])
+
+    scores = {px: match(px) for px in range(30, 47)}
+    assert max(scores, key=scores.get) == pixels == 38, scores
+    moved_roll = shift_octave(frames[:1], roll, 1, pixels)[1]
+    assert moved_roll.nonzero().flatten().tolist() == [52 - 15]
+    back, back_roll = shift_octave(shift_octave(frames[:1], roll, 1, pixels)[0], moved_roll, -1, pixels)
+    torch.testing.assert_close(back[..., pixels:-pixels], frames[:1, :, pixels:-pixels])
+    assert torch.equal(back_roll, roll)
+
+
+def test_octave_shift_only_in_training(tmp_path: Path) -> None:
+    dm = _dm("video2roll", tmp_path, octave_shift=1.0)
+    dm.setup("fit")
+    from datamodules.audeo import OCTAVE_WIDTH
+
+    train, val = dm.dataset("train"), dm.dataset("val")
+    assert train.octave_shift == 1.0 and train.octave_pixels == round(180 * OCTAVE_WIDTH) and val.octave_shift == 0.0
+    torch.manual_seed(0)
+    rows = [train[i]["roll"][:, 0] for i in range(40)]
+    assert any(not torch.equal(r, torch.from_numpy(train.labels[i])) for i, r in enumerate(rows))
+    with pytest.raises(ValueError, match="octave_shift is a probability"):
+        _dm("video2roll", tmp_path, octave_shift=1.5)
