@@ -185,6 +185,7 @@ class SuiteTrainer(Trainer):
         program: Optional[int] = None,
         transpose: int = 0,
         midi: Optional[Path] = None,
+        instrument: Optional[str] = None,
     ) -> dict[str, Path]:
         """Turn a silent video into a soundtrack: writes OUT's .mid (symbolic models), .wav and the MP4 with sound.
         The soundtrack covers the whole video and lasts exactly as long (:func:`models.generation.write_soundtrack`).
@@ -197,6 +198,7 @@ class SuiteTrainer(Trainer):
             program: General-MIDI program of the generated track (symbolic models that take it).
             transpose: semitones to transpose the generated MIDI by (symbolic models that take it; MIDI editing).
             midi: the video's MIDI, for models conditioned on content (MI Net's content stage).
+            instrument: the instrument added to the music, for models that take it (RhythmicNet: none, piano, guitar).
         """
         from models.generation import GeneratesFromVideo, write_soundtrack
 
@@ -206,13 +208,19 @@ class SuiteTrainer(Trainer):
         if not isinstance(model, GeneratesFromVideo):
             raise TypeError(f"generate: {type(model).__name__} does not implement generate_from_video(video, ...)")
         if ckpt is not None:
-            model.load_state_dict(_load_state_dict(Path(ckpt)))
+            state = _load_state_dict(Path(ckpt))
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as error:
+                raise RuntimeError(f"generate: checkpoint {ckpt} does not fit the config's model: {error}") from error
         model.eval()
         edits: dict[str, Any] = {} if program is None else {"program": int(program)}
         if transpose:
             edits["transpose"] = int(transpose)
         if midi is not None:
             edits["midi"] = str(midi)
+        if instrument is not None:
+            edits["instrument"] = str(instrument)
         example = model.generate_from_video(
             str(video), keypoints=None if keypoints is None else str(keypoints), **edits
         )

@@ -1,18 +1,28 @@
-"""Transformer-XL (Dai et al., ACL 2019): a causal transformer over consecutive segments with a recurrent segment
-memory, relative positional attention, optional cross-attention, and a key/value cache for token-by-token decoding.
+"""Transformer-XL (Dai et al., ACL 2019): transformer layers over consecutive segments with a recurrent segment
+memory, relative positional attention, optional cross-attention, padding, and a key/value cache for token-by-token
+decoding.
 
 Segment recurrence (§3.2): every layer keeps the hidden states it was fed for the last ``mem_len`` positions of the
-previous segments (detached, no gradient through them); the next segment's queries attend to ``[memory; segment]``.
+previous segments (detached, no gradient through them), with their padding; the next segment's queries attend to
+``[memory; segment]``.
 
 Relative positional attention (§3.3): with ``R`` the sinusoidal encoding of a distance and ``u``, ``v`` learned
 per-head biases, the logit of query ``i`` for key ``j`` is ``(q_i + u)·k_j + (q_i + v)·W_R R_{i - j}``, divided by
-``sqrt(d_head)``; keys later than the query are masked. Keys do not depend on the query's position, so the keys and
-values of earlier positions can be cached: :meth:`TransformerXL.init_cache` projects the segment memory once and
-:meth:`TransformerXL.step` appends one position at a time, giving the same logits as the full :meth:`forward`.
+``sqrt(d_head)``. A causal stack masks keys later than the query; a bidirectional one (an encoder) sees the whole
+segment, negative distances included. Padded keys are masked, except a query's own position (so a padded query, whose
+output nobody reads, never has an empty softmax).
+
+Keys do not depend on the query's position, so the keys and values of earlier positions can be cached:
+:meth:`XLStack.init_cache` projects the segment memory once and :meth:`XLStack.step` appends positions, giving the
+same outputs as the full :meth:`XLStack.forward` (causal stacks only).
+
+:class:`XLStack` works on embeddings (a model with its own embeddings, e.g. an encoder-decoder); :class:`TransformerXL`
+is a token language model around one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
@@ -25,16 +35,30 @@ from models.nn.transformer_decoder import sinusoidal_encoding
 Cache = dict[str, Any]
 
 
-class RelativeXLAttention(nn.Module):
-    """Causal multi-head attention over ``[memory; x]`` with Transformer-XL relative positions."""
+@dataclass
+class Memory:
+    """A stack's segment memory: per layer the hidden states ``[B, M, D]`` it was fed (detached) and their padding
+    ``[B, M]`` (True = a padded position, masked as a key)."""
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0) -> None:
+    states: list[Tensor]
+    padding: Tensor
+
+    @property
+    def length(self) -> int:
+        return int(self.padding.shape[1])
+
+
+class RelativeXLAttention(nn.Module):
+    """Multi-head attention over ``[memory; x]`` with Transformer-XL relative positions (causal or bidirectional)."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, causal: bool = True) -> None:
         super().__init__()
         if d_model % num_heads:
             raise ValueError(f"d_model {d_model} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads
         self.dropout = dropout
+        self.causal = causal
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.r = nn.Linear(d_model, d_model, bias=False)
         self.u = nn.Parameter(torch.zeros(num_heads, self.head_dim))
@@ -50,20 +74,27 @@ class RelativeXLAttention(nn.Module):
         _, k, v = self.qkv(h).chunk(3, dim=-1)
         return self._heads(k), self._heads(v)
 
-    def forward(self, x: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    def forward(self, x: Tensor, k: Tensor, v: Tensor, key_padding: Optional[Tensor] = None) -> Tensor:
         """Queries from ``x`` [B, Lq, D], the last ``Lq`` of the ``Lk`` positions whose keys / values ``k``, ``v``
-        [B, H, Lk, d_head] are given (memory and earlier positions first)."""
+        [B, H, Lk, d_head] are given (memory and earlier positions first); ``key_padding`` [B, Lk] True = padded."""
         q = self._heads(self.qkv(x).chunk(3, dim=-1)[0])
         lq, lk = q.shape[2], k.shape[2]
         qpos = torch.arange(lk - lq, lk, device=x.device)[:, None]
-        dist = qpos - torch.arange(lk, device=x.device)[None, :]  # [Lq, Lk], >= 0 where visible
-        rel = self.r(sinusoidal_encoding(torch.arange(lk, device=x.device), q.shape[1] * self.head_dim))
-        rel = rel.view(lk, self.num_heads, self.head_dim).transpose(0, 1)  # [H, Lk (distance), d]
+        dist = qpos - torch.arange(lk, device=x.device)[None, :]  # [Lq, Lk]: >= 0 for keys at or before the query
+        low = 0 if self.causal else -(lq - 1)
+        rel = self.r(sinusoidal_encoding(torch.arange(low, lk, device=x.device), q.shape[1] * self.head_dim))
+        rel = rel.view(lk - low, self.num_heads, self.head_dim).transpose(0, 1)  # [H, distances, d]
         content = torch.matmul(q + self.u[:, None], k.transpose(-1, -2))
-        position = torch.matmul(q + self.v[:, None], rel.transpose(-1, -2))  # [B, H, Lq, distance]
-        position = position.gather(-1, dist.clamp_min(0).expand(*position.shape[:2], lq, lk))
+        position = torch.matmul(q + self.v[:, None], rel.transpose(-1, -2))  # [B, H, Lq, distances]
+        index = (dist - low).clamp(0, lk - low - 1)
+        position = position.gather(-1, index.expand(*position.shape[:2], lq, lk))
         logits = (content + position) * self.head_dim**-0.5
-        logits = logits.masked_fill(dist < 0, float("-inf"))
+        masked = (dist < 0)[None, None] if self.causal else None
+        if key_padding is not None:
+            padded = key_padding[:, None, None, :] & (dist != 0)[None, None]
+            masked = padded if masked is None else masked | padded
+        if masked is not None:
+            logits = logits.masked_fill(masked, float("-inf"))
         weights = F.dropout(logits.softmax(-1), self.dropout, self.training)
         y = torch.matmul(weights, v)
         return self.out(y.transpose(1, 2).reshape(x.shape[0], lq, -1))
@@ -73,10 +104,16 @@ class XLBlock(nn.Module):
     """Pre-LN block: relative self-attention over ``[memory; x]`` -> [cross-attention] -> feed-forward (ReLU)."""
 
     def __init__(
-        self, d_model: int, num_heads: int, dim_feedforward: int, dropout: float, cross_attention: bool
+        self,
+        d_model: int,
+        num_heads: int,
+        dim_feedforward: int,
+        dropout: float,
+        cross_attention: bool,
+        causal: bool = True,
     ) -> None:
         super().__init__()
-        self.attn = RelativeXLAttention(d_model, num_heads, dropout)
+        self.attn = RelativeXLAttention(d_model, num_heads, dropout, causal)
         self.cross = CrossAttention(d_model, num_heads, dropout) if cross_attention else None
         self.ff = nn.Sequential(
             nn.Linear(d_model, dim_feedforward), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim_feedforward, d_model)
@@ -85,16 +122,152 @@ class XLBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(
-        self, x: Tensor, k: Tensor, v: Tensor, context_kv: Optional[dict[str, Tensor]], context_mask: Optional[Tensor]
+        self,
+        x: Tensor,
+        k: Tensor,
+        v: Tensor,
+        key_padding: Optional[Tensor],
+        context_kv: Optional[dict[str, Tensor]],
+        context_mask: Optional[Tensor],
     ) -> Tensor:
-        x = x + self.drop(self.attn(self.norms[0](x), k, v))
+        x = x + self.drop(self.attn(self.norms[0](x), k, v, key_padding))
         if self.cross is not None:
             x = x + self.drop(self.cross(self.norms[1](x), None, context_mask, context_kv))
         return x + self.drop(self.ff(self.norms[-1](x)))
 
 
+class XLStack(nn.Module):
+    """``num_layers`` :class:`XLBlock` over embeddings, then a LayerNorm, segment by segment with a :class:`Memory`.
+
+    Args:
+        d_model, num_layers, num_heads, dim_feedforward, dropout: the stack (pre-LN, ReLU); ``dropout`` also on the
+            input embeddings.
+        mem_len: positions kept per layer for the next segment.
+        cross_attention: attend to a per-segment context ``[B, S, d_model]`` (e.g. an encoder's output).
+        causal: mask keys later than the query (a decoder); False: the whole segment (an encoder, no cache).
+    """
+
+    def __init__(
+        self,
+        d_model: int = 512,
+        num_layers: int = 8,
+        num_heads: int = 8,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        mem_len: int = 256,
+        cross_attention: bool = True,
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        if mem_len < 0:
+            raise ValueError(f"mem_len must be >= 0, got {mem_len}")
+        self.d_model, self.mem_len = d_model, mem_len
+        self.cross_attention, self.causal = cross_attention, causal
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            XLBlock(d_model, num_heads, dim_feedforward, dropout, cross_attention, causal) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def _check(self, x: Tensor, memory: Optional[Memory], context: Optional[Tensor]) -> None:
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"XLStack: input must be [B, L, {self.d_model}], got {tuple(x.shape)}")
+        if self.cross_attention and context is None:
+            raise ValueError("XLStack: this stack attends to a context: pass context [B, S, d_model]")
+        if not self.cross_attention and context is not None:
+            raise ValueError("XLStack: built with cross_attention=False, it takes no context")
+        if memory is not None and len(memory.states) != len(self.layers):
+            raise ValueError(f"XLStack: {len(memory.states)} memories for {len(self.layers)} layers")
+
+    @staticmethod
+    def _padding(x: Tensor, padding: Optional[Tensor]) -> Tensor:
+        if padding is None:
+            return torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)
+        if padding.shape != x.shape[:2]:
+            raise ValueError(f"XLStack: padding must be [B, L] = {tuple(x.shape[:2])}, got {tuple(padding.shape)}")
+        return padding.bool()
+
+    def _update(self, memory: Optional[Memory], hidden: list[Tensor], padding: Tensor) -> Memory:
+        keep = self.mem_len
+        if memory is not None:
+            hidden = [torch.cat([m, h], dim=1) for m, h in zip(memory.states, hidden)]
+            padding = torch.cat([memory.padding, padding], dim=1)
+        start = max(0, padding.shape[1] - keep)
+        return Memory([h[:, start:].detach() for h in hidden], padding[:, start:])
+
+    def forward(
+        self,
+        x: Tensor,
+        memory: Optional[Memory] = None,
+        padding: Optional[Tensor] = None,
+        context: Optional[Tensor] = None,
+        context_mask: Optional[Tensor] = None,
+    ) -> tuple[Tensor, Memory]:
+        """One segment: embeddings ``x`` [B, L, D], its ``padding`` [B, L] (True = padded), the ``memory`` of the
+        previous segments, ``context`` [B, S, D] with ``context_mask`` [B, S] (True = padded) -> hidden states
+        ``[B, L, D]`` (normalised) and the memory for the next segment."""
+        self._check(x, memory, context)
+        padding = self._padding(x, padding)
+        keys_padding = padding if memory is None else torch.cat([memory.padding, padding], dim=1)
+        key_padding = keys_padding if bool(keys_padding.any()) else None
+        x = self.drop(x)
+        hidden = []
+        for i, layer in enumerate(self.layers):
+            hidden.append(x)
+            full = x if memory is None else torch.cat([memory.states[i], x], dim=1)
+            k, v = layer.attn.project_kv(layer.norms[0](full))
+            context_kv = layer.cross.memory_kv(context) if layer.cross is not None else None
+            x = layer(x, k, v, key_padding, context_kv, context_mask)
+        return self.norm(x), self._update(memory, hidden, padding)
+
+    def init_cache(
+        self,
+        memory: Optional[Memory] = None,
+        context: Optional[Tensor] = None,
+        context_mask: Optional[Tensor] = None,
+    ) -> Cache:
+        """A decoding cache for a new segment: the memory's keys / values per layer and the context's projections."""
+        if not self.causal:
+            raise RuntimeError("XLStack: a bidirectional stack cannot decode step by step")
+        if self.cross_attention and context is None:
+            raise ValueError("XLStack: this stack attends to a context: pass context [B, S, d_model]")
+        layers = []
+        for i, layer in enumerate(self.layers):
+            entry: dict[str, Any] = {"hidden": [], "k": None, "v": None}
+            if memory is not None and memory.length > 0:
+                entry["k"], entry["v"] = layer.attn.project_kv(layer.norms[0](memory.states[i]))
+            entry["context"] = layer.cross.memory_kv(context) if layer.cross is not None else None
+            layers.append(entry)
+        padding = [] if memory is None else [memory.padding]
+        return {"layers": layers, "memory": memory, "padding": padding, "context_mask": context_mask}
+
+    def step(self, x: Tensor, cache: Cache, padding: Optional[Tensor] = None) -> Tensor:
+        """Incremental decoding: the next embeddings ``x`` [B, l, D] (``padding`` [B, l]) -> hidden states
+        ``[B, l, D]``; the cache is extended."""
+        cache["padding"].append(self._padding(x, padding))
+        keys_padding = torch.cat(cache["padding"], dim=1)
+        key_padding = keys_padding if bool(keys_padding.any()) else None
+        x = self.drop(x)
+        for layer, entry in zip(self.layers, cache["layers"]):
+            entry["hidden"].append(x)
+            k, v = layer.attn.project_kv(layer.norms[0](x))
+            if entry["k"] is not None:
+                k, v = torch.cat([entry["k"], k], dim=2), torch.cat([entry["v"], v], dim=2)
+            entry["k"], entry["v"] = k, v
+            x = layer(x, k, v, key_padding, entry["context"], cache["context_mask"])
+        return self.norm(x)
+
+    def cache_mems(self, cache: Cache) -> Memory:
+        """The memory for the next segment after decoding one with ``cache`` (as :meth:`forward` returns it)."""
+        hidden = [torch.cat(entry["hidden"], dim=1) for entry in cache["layers"]]
+        memory = cache["memory"]
+        steps = len(cache["padding"]) - (0 if memory is None else 1)
+        padding = torch.cat(cache["padding"][len(cache["padding"]) - steps :], dim=1)
+        return self._update(memory, hidden, padding)
+
+
 class TransformerXL(nn.Module):
-    """Token embedding -> ``num_layers`` :class:`XLBlock` -> LayerNorm -> logits, over segments with memory.
+    """Token embedding (× sqrt(d_model)) -> :class:`XLStack` -> logits, over segments with memory.
 
     Args:
         vocab_size: tokens. d_model, num_heads, dim_feedforward, dropout, num_layers: the stack.
@@ -115,90 +288,51 @@ class TransformerXL(nn.Module):
         cross_attention: bool = True,
     ) -> None:
         super().__init__()
-        if mem_len < 0:
-            raise ValueError(f"mem_len must be >= 0, got {mem_len}")
-        self.d_model, self.mem_len = d_model, mem_len
-        self.cross_attention = cross_attention
+        self.d_model = d_model
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
         nn.init.normal_(self.embed.weight, 0.0, d_model**-0.5)
         if padding_idx is not None:
             with torch.no_grad():
                 self.embed.weight[padding_idx].zero_()
-        self.drop = nn.Dropout(dropout)
-        self.layers = nn.ModuleList(
-            XLBlock(d_model, num_heads, dim_feedforward, dropout, cross_attention) for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model)
+        self.stack = XLStack(d_model, num_layers, num_heads, dim_feedforward, dropout, mem_len, cross_attention)
         self.head = nn.Linear(d_model, vocab_size)
 
-    def _check(self, context: Optional[Tensor], mems: Optional[list[Tensor]]) -> None:
-        if self.cross_attention and context is None:
-            raise ValueError("TransformerXL: this model attends to a context: pass context [B, S, d_model]")
-        if not self.cross_attention and context is not None:
-            raise ValueError("TransformerXL: built with cross_attention=False, it takes no context")
-        if mems is not None and len(mems) != len(self.layers):
-            raise ValueError(f"TransformerXL: {len(mems)} memories for {len(self.layers)} layers")
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.stack.layers
 
-    def _update(self, mems: Optional[list[Tensor]], hidden: list[Tensor]) -> list[Tensor]:
-        out = []
-        for i, h in enumerate(hidden):
-            joined = h if mems is None else torch.cat([mems[i], h], dim=1)
-            out.append(joined[:, max(0, joined.shape[1] - self.mem_len) :].detach())
-        return out
+    def _embed(self, tokens: Tensor) -> Tensor:
+        return self.embed(tokens) * self.d_model**0.5
 
     def forward(
         self,
         tokens: Tensor,
-        mems: Optional[list[Tensor]] = None,
+        memory: Optional[Memory] = None,
         context: Optional[Tensor] = None,
         context_mask: Optional[Tensor] = None,
-    ) -> tuple[Tensor, list[Tensor]]:
-        """One segment: ``tokens`` [B, L], ``mems`` (per layer ``[B, M, D]`` or None), ``context`` [B, S, D] and
-        ``context_mask`` [B, S] (True = padded) -> logits ``[B, L, V]`` and the memories for the next segment."""
-        self._check(context, mems)
-        x = self.drop(self.embed(tokens) * self.d_model**0.5)
-        hidden = []
-        for i, layer in enumerate(self.layers):
-            hidden.append(x)
-            full = x if mems is None else torch.cat([mems[i], x], dim=1)
-            k, v = layer.attn.project_kv(layer.norms[0](full))
-            context_kv = layer.cross.memory_kv(context) if layer.cross is not None else None
-            x = layer(x, k, v, context_kv, context_mask)
-        return self.head(self.norm(x)), self._update(mems, hidden)
+        padding: Optional[Tensor] = None,
+    ) -> tuple[Tensor, Memory]:
+        """One segment: ``tokens`` [B, L] -> logits ``[B, L, V]`` and the memory for the next segment (see
+        :meth:`XLStack.forward`)."""
+        hidden, memory = self.stack(self._embed(tokens), memory, padding, context, context_mask)
+        return self.head(hidden), memory
 
     def init_cache(
         self,
-        mems: Optional[list[Tensor]] = None,
+        memory: Optional[Memory] = None,
         context: Optional[Tensor] = None,
         context_mask: Optional[Tensor] = None,
     ) -> Cache:
-        """A decoding cache for a new segment: the memory's keys / values per layer and the context's projections."""
-        self._check(context, mems)
-        layers = []
-        for i, layer in enumerate(self.layers):
-            entry: dict[str, Any] = {"hidden": [], "k": None, "v": None}
-            if mems is not None and mems[i].shape[1] > 0:
-                entry["k"], entry["v"] = layer.attn.project_kv(layer.norms[0](mems[i]))
-            entry["context"] = layer.cross.memory_kv(context) if layer.cross is not None else None
-            layers.append(entry)
-        return {"layers": layers, "mems": mems, "context_mask": context_mask}
+        """A decoding cache for a new segment (:meth:`XLStack.init_cache`)."""
+        return self.stack.init_cache(memory, context, context_mask)
 
-    def step(self, tokens: Tensor, cache: Cache) -> tuple[Tensor, Cache]:
+    def step(self, tokens: Tensor, cache: Cache, padding: Optional[Tensor] = None) -> tuple[Tensor, Cache]:
         """Incremental decoding: the next ``tokens`` [B, l] -> logits ``[B, l, V]``; the cache is extended."""
-        x = self.drop(self.embed(tokens) * self.d_model**0.5)
-        for layer, entry in zip(self.layers, cache["layers"]):
-            entry["hidden"].append(x)
-            k, v = layer.attn.project_kv(layer.norms[0](x))
-            if entry["k"] is not None:
-                k, v = torch.cat([entry["k"], k], dim=2), torch.cat([entry["v"], v], dim=2)
-            entry["k"], entry["v"] = k, v
-            x = layer(x, k, v, entry["context"], cache["context_mask"])
-        return self.head(self.norm(x)), cache
+        return self.head(self.stack.step(self._embed(tokens), cache, padding)), cache
 
-    def cache_mems(self, cache: Cache) -> list[Tensor]:
-        """The memories for the next segment after decoding one with ``cache`` (as :meth:`forward` returns them)."""
-        hidden = [torch.cat(entry["hidden"], dim=1) for entry in cache["layers"]]
-        return self._update(cache["mems"], hidden)
+    def cache_mems(self, cache: Cache) -> Memory:
+        """The memory for the next segment after decoding one with ``cache``."""
+        return self.stack.cache_mems(cache)
 
 
-__all__ = ["RelativeXLAttention", "TransformerXL", "XLBlock"]
+__all__ = ["Memory", "RelativeXLAttention", "TransformerXL", "XLBlock", "XLStack"]

@@ -1,11 +1,11 @@
-"""Transformer-XL (models/nn/transformer_xl.py): segment memory, causality, cached = uncached decoding."""
+"""Transformer-XL (models/nn/transformer_xl.py): segment memory, causality, padding, cached = uncached decoding."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models.nn.transformer_xl import TransformerXL
+from models.nn.transformer_xl import TransformerXL, XLStack
 
 
 def _model(cross: bool = True, mem_len: int = 6) -> TransformerXL:
@@ -19,24 +19,67 @@ def test_cached_steps_equal_the_full_segment() -> None:
     context = torch.randn(2, 5, 16)
     first, second = torch.randint(0, 20, (2, 7)), torch.randint(0, 20, (2, 6))
     with torch.no_grad():
-        _, mems = model(first, None, context)
-        full, next_mems = model(second, mems, context)
-        cache = model.init_cache(mems, context)
+        _, memory = model(first, None, context)
+        full, next_memory = model(second, memory, context)
+        cache = model.init_cache(memory, context)
         steps = [model.step(second[:, t : t + 1], cache)[0] for t in range(second.shape[1])]
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
-    for a, b in zip(model.cache_mems(cache), next_mems):
+    cached = model.cache_mems(cache)
+    for a, b in zip(cached.states, next_memory.states):
         assert torch.allclose(a, b, atol=1e-6)
+    assert torch.equal(cached.padding, next_memory.padding)
     # the same tokens come out of greedy decoding either way
     assert torch.equal(torch.cat(steps, dim=1).argmax(-1), full.argmax(-1))
+
+
+def test_cached_steps_with_padding_in_memory_and_segment() -> None:
+    model = _model(cross=False, mem_len=8)
+    first, second = torch.randint(1, 20, (2, 7)), torch.randint(1, 20, (2, 6))
+    first_pad = torch.zeros(2, 7, dtype=torch.bool)
+    first_pad[0, 4:] = True
+    second_pad = torch.zeros(2, 6, dtype=torch.bool)
+    second_pad[1, 3:] = True
+    with torch.no_grad():
+        _, memory = model(first, padding=first_pad)
+        full, next_memory = model(second, memory, padding=second_pad)
+        cache = model.init_cache(memory)
+        steps = [model.step(second[:, t : t + 1], cache, second_pad[:, t : t + 1])[0] for t in range(6)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    cached = model.cache_mems(cache)
+    assert torch.equal(cached.padding, next_memory.padding) and cached.padding.shape == (2, 8)
+    assert torch.equal(next_memory.padding[0], torch.tensor([True, True] + [False] * 6))
+
+
+def test_padded_keys_are_invisible() -> None:
+    model = _model(cross=False, mem_len=8)
+    tokens = torch.randint(1, 20, (1, 8))
+    padding = torch.zeros(1, 8, dtype=torch.bool)
+    padding[0, 2:4] = True
+    changed = tokens.clone()
+    changed[0, 2:4] = (tokens[0, 2:4] + 3) % 20
+    with torch.no_grad():
+        a, memory_a = model(tokens, padding=padding)
+        b, memory_b = model(changed, padding=padding)
+        # nor do they matter from the memory
+        follow = torch.randint(1, 20, (1, 3))
+        after_a, _ = model(follow, memory_a)
+        after_b, _ = model(follow, memory_b)
+    real = ~padding[0]
+    assert torch.allclose(a[:, real], b[:, real], atol=1e-6) and not torch.allclose(a[:, ~real], b[:, ~real])
+    assert torch.allclose(after_a, after_b, atol=1e-6)
+    # a fully padded segment after a fully padded memory stays finite (a query always sees itself)
+    with torch.no_grad():
+        out, _ = model(tokens, None, padding=torch.ones(1, 8, dtype=torch.bool))
+    assert torch.isfinite(out).all()
 
 
 def test_memory_is_kept_and_used() -> None:
     model = _model(cross=False, mem_len=6)
     tokens = torch.randint(0, 20, (1, 4))
     with torch.no_grad():
-        _, mems = model(torch.randint(0, 20, (1, 9)))
-        assert [m.shape[1] for m in mems] == [6, 6] and not mems[0].requires_grad
-        with_memory, _ = model(tokens, mems)
+        _, memory = model(torch.randint(0, 20, (1, 9)))
+        assert [m.shape[1] for m in memory.states] == [6, 6] and not memory.states[0].requires_grad
+        with_memory, _ = model(tokens, memory)
         without, _ = model(tokens)
     assert not torch.allclose(with_memory, without, atol=1e-4)
 
@@ -50,6 +93,23 @@ def test_causal_within_the_segment() -> None:
         a, _ = model(tokens)
         b, _ = model(changed)
     assert torch.allclose(a[:, :5], b[:, :5], atol=1e-6) and not torch.allclose(a[:, 5:], b[:, 5:])
+
+
+def test_bidirectional_stack_sees_later_positions_and_uses_signed_distances() -> None:
+    torch.manual_seed(0)
+    encoder = XLStack(16, 2, 2, 32, 0.0, mem_len=4, cross_attention=False, causal=False).eval()
+    x = torch.randn(1, 6, 16)
+    changed = x.clone()
+    changed[0, 5] = torch.randn(16)
+    with torch.no_grad():
+        a, _ = encoder(x)
+        b, _ = encoder(changed)
+        # a reversed sequence is not the reverse of the output: earlier and later keys are told apart
+        reversed_out, _ = encoder(x.flip(1))
+    assert not torch.allclose(a[:, 0], b[:, 0], atol=1e-5)
+    assert not torch.allclose(reversed_out.flip(1), a, atol=1e-4)
+    with pytest.raises(RuntimeError, match="bidirectional"):
+        encoder.init_cache()
 
 
 def test_context_is_required_when_built_with_cross_attention() -> None:
