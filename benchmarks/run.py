@@ -9,7 +9,9 @@ Sections (each in its own module):
 - loading (:mod:`benchmarks.loading`): clip loading through the suite's readers vs raw decode of the same files;
 - synthesis (:mod:`benchmarks.synthesis`): FluidSynth real-time factor of :func:`music.synth.render`;
 - decoding (:func:`benchmarks.foley_decoding.decode_speed`, the Foley Music decoder benchmark): greedy transformer
-  decoding tokens/s with and without the KV cache (identical tokens checked).
+  decoding tokens/s with and without the KV cache (identical tokens checked);
+- v2meow (:mod:`benchmarks.v2meow`): V2Meow's codec encode + decode real-time factor and the time to tokenise a
+  10-s clip (codec + semantic tokens), debug and paper sizes, on 2 threads.
 
 Writes ``<out>/results.json`` (every number, plus the environment) and ``<out>/RESULTS.md``, atomically. Absolute
 numbers depend on the machine and its load; the ratios (speed-ups, shares, real-time factors) are what to compare.
@@ -39,12 +41,14 @@ FULL = {
     "loading": {"seconds": 12.0, "clips": 16},
     "synthesis": {"seconds": 30.0, "sample_rates": (16000, 44100)},
     "decoding": {"length": 129, "beam_length": 65, "beam": 5, "layers": 6, "d_model": 512, "heads": 8, "ff": 1024},
+    "v2meow": {"seconds": 10.0, "threads": 2, "repeats": 2, "sizes": ("debug", "paper")},
 }
 QUICK = {
     "training": {"steps": 2, "warmup": 1},
     "loading": {"seconds": 7.0, "clips": 3},
     "synthesis": {"seconds": 3.0, "sample_rates": (16000,)},
     "decoding": {"length": 13, "beam_length": 9, "beam": 2, "layers": 1, "d_model": 32, "heads": 2, "ff": 64},
+    "v2meow": {"seconds": 1.0, "threads": 2, "repeats": 1, "sizes": ("debug",)},
 }
 QUICK_CONFIG = "foley_music"
 
@@ -107,13 +111,14 @@ def run(quick: bool = False, configs: list[str] | None = None) -> dict[str, Any]
     settings = QUICK if quick else FULL
     if quick and configs is None:
         configs = [QUICK_CONFIG]
-    from benchmarks import synthesis
+    from benchmarks import synthesis, v2meow
 
     sections: dict[str, Callable[[], Any]] = {
         "training": lambda: _training(settings["training"], configs),
         "loading": lambda: _loading(settings["loading"]),
         "synthesis": lambda: synthesis.bench(**settings["synthesis"]),
         "decoding": lambda: _decoding(settings["decoding"]),
+        "v2meow": lambda: v2meow.bench(**settings["v2meow"]),
     }
     results: dict[str, Any] = {
         "environment": {
@@ -136,7 +141,7 @@ def run(quick: bool = False, configs: list[str] | None = None) -> dict[str, Any]
 def errors(results: dict[str, Any]) -> list[str]:
     """``section[/config]: message`` for every failure recorded in ``results``."""
     found = []
-    for section in ("training", "loading", "synthesis", "decoding"):
+    for section in ("training", "loading", "synthesis", "decoding", "v2meow"):
         value = results.get(section, {})
         if "error" in value:
             found.append(f"{section}: {value['error']}")
@@ -212,6 +217,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_f(dec['greedy_speedup'])} | {_f(dec['beam_speedup'])} "
             f"(beam {dec['beam_size']}, {dec['beam_tokens']} tokens) |",
         ]
+    from benchmarks.v2meow import markdown as v2meow_markdown
+
+    v2m = results.get("v2meow", {})
+    lines += ["", "## V2Meow tokenisers: codec encode + decode, tokenising a clip", ""]
+    lines += [f"error: {_cell(v2m['error'])}"] if "error" in v2m else v2meow_markdown(v2m) if v2m else []
     seconds = ", ".join(f"{name} {value:.0f} s" for name, value in results.get("seconds", {}).items())
     lines += ["", f"Section wall times: {seconds}.", ""]
     return "\n".join(lines)

@@ -14,6 +14,14 @@ keeps the best ``beam_size`` others running; an EOS extension is finished only w
 ``beam_size`` finished hypotheses and no running one can still beat the worst of them (an exact bound:
 log-probabilities only decrease, and the normalised bound uses the most favourable remaining length). Hypotheses
 still running at ``max_len`` are finished as they are.
+
+Per-step logit masks (:func:`sample`'s ``allowed``, bool ``[P, V]``): step ``t`` may only emit the ids allowed by
+row ``t % P``, e.g. a flattened residual-VQ sequence whose level ``t % P`` owns its own id range.
+
+Classifier-free guidance (Ho & Salimans 2022; :func:`guided_step`): the decoder runs on a doubled batch, the first
+half with the condition, the second with a learned null condition, and the next-token log-probabilities are
+``log p_null + scale · (log p_cond - log p_null)``: scale 1 is the conditioned model itself, scale 0 the
+unconditioned one, scale > 1 sharpens toward the condition.
 """
 
 from __future__ import annotations
@@ -98,10 +106,18 @@ def sample(
     greedy: bool = False,
     generator: Optional[torch.Generator] = None,
     device: Optional[torch.device] = None,
+    allowed: Optional[Tensor] = None,
 ) -> SearchResult:
     """Ancestral sampling (``temperature``, ``top_k``) or greedy decoding (``greedy=True``) of up to ``max_len``
-    tokens after ``sos``; finished rows emit ``pad``. Scores are the cumulative log-probabilities under the model."""
+    tokens after ``sos``; finished rows emit ``pad``. Scores are the cumulative log-probabilities under the model
+    (renormalised over the allowed ids when ``allowed`` [P, V] masks step ``t`` with row ``t % P``)."""
     device = device or torch.device("cpu")
+    if allowed is not None:
+        allowed = torch.as_tensor(allowed, dtype=torch.bool, device=device)
+        if allowed.dim() != 2 or allowed.shape[0] == 0 or not bool(allowed.any(-1).all()):
+            raise ValueError(
+                f"allowed must be bool [P >= 1, V] with an allowed id in every row, got {tuple(allowed.shape)}"
+            )
     tokens = torch.full((batch_size,), sos, dtype=torch.long, device=device)
     out = torch.full((batch_size, max_len), pad, dtype=torch.long, device=device)
     scores = torch.zeros(batch_size, device=device)
@@ -109,6 +125,8 @@ def sample(
     lengths = torch.full((batch_size,), max_len, dtype=torch.long, device=device)
     for t in range(max_len):
         logits, cache = step(tokens, cache)
+        if allowed is not None:
+            logits = mask_logits(logits, allowed[t % allowed.shape[0]])
         logp = logits.float().log_softmax(-1)
         if greedy:
             nxt = logp.argmax(-1)
@@ -126,6 +144,36 @@ def sample(
             out = out[:, : t + 1]
             break
     return SearchResult(out, scores, lengths)
+
+
+def mask_logits(logits: Tensor, allowed: Tensor) -> Tensor:
+    """``logits`` [..., V] with ``-inf`` wherever ``allowed`` [V] (or broadcastable bool) is False."""
+    if allowed.shape[-1] != logits.shape[-1]:
+        raise ValueError(f"logit mask covers {allowed.shape[-1]} ids, the logits {logits.shape[-1]}")
+    return logits.masked_fill(~allowed.to(device=logits.device, dtype=torch.bool), float("-inf"))
+
+
+def classifier_free_guidance(conditioned: Tensor, unconditioned: Tensor, scale: float) -> Tensor:
+    """Guided log-probabilities ``log p_u + scale · (log p_c - log p_u)`` of two logit tensors [..., V]; scale 1
+    returns ``conditioned`` itself (bit for bit)."""
+    if scale == 1.0:
+        return conditioned
+    cond, uncond = conditioned.float().log_softmax(-1), unconditioned.float().log_softmax(-1)
+    if scale == 0.0:
+        return uncond
+    return uncond + scale * (cond - uncond)
+
+
+def guided_step(step: StepFn, scale: float) -> StepFn:
+    """Classifier-free guidance around ``step`` whose cache holds ``2N`` rows: rows ``0 .. N-1`` conditioned, rows
+    ``N .. 2N-1`` with the null condition. The guided step takes ``N`` tokens and returns ``N`` rows of logits."""
+
+    def guided(tokens: Tensor, cache: Any) -> tuple[Tensor, Any]:
+        logits, cache = step(torch.cat([tokens, tokens]), cache)
+        cond, uncond = logits.chunk(2)
+        return classifier_free_guidance(cond, uncond, scale), cache
+
+    return guided
 
 
 def greedy(step: StepFn, cache: Any, batch_size: int, sos: int, eos: int, pad: int, max_len: int, **kw) -> SearchResult:

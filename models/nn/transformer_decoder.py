@@ -16,6 +16,12 @@ every token (``token_advance``: how far each token id moves a clock, e.g. a time
 position rate). The clock is added as a sinusoidal encoding on the scale of an encoder memory's positions, so
 cross-attention can find the memory frames of the moment a token is predicted at; a relative-attention decoder
 otherwise has no notion of elapsed time and would have to sum its own time shifts to align with the memory.
+Any other per-token input encoding (e.g. one of the seconds each token stands for) can be added to the embeddings
+with ``extra`` ([B, L, d_model]) in ``forward``, ``step`` and ``prefill``.
+
+Prefix prefill (decoder-only prefix LMs, e.g. AudioLM's stages): :meth:`TransformerDecoder.prefill` writes a whole
+prefix into the key/value cache in one call (causal attention over the prefix, as teacher forcing computes it) and
+returns the prefix's logits; decoding then continues with :meth:`TransformerDecoder.step`.
 """
 
 from __future__ import annotations
@@ -203,9 +209,21 @@ class TransformerDecoder(nn.Module):
             raise ValueError(f"this decoder {need}")
 
     def _embed(
-        self, tokens: Tensor, offset: int, clock: Optional[Tensor] = None, condition: Optional[Tensor] = None
+        self,
+        tokens: Tensor,
+        offset: int,
+        clock: Optional[Tensor] = None,
+        condition: Optional[Tensor] = None,
+        extra: Optional[Tensor] = None,
     ) -> Tensor:
         x = self.embed(tokens) * math.sqrt(self.d_model)
+        if extra is not None:
+            if extra.shape[-2:] != (tokens.shape[1], self.d_model) or extra.dim() not in (2, 3):
+                raise ValueError(
+                    f"extra must be [B, {tokens.shape[1]}, {self.d_model}] (one encoding per token), "
+                    f"got {tuple(extra.shape)}"
+                )
+            x = x + extra
         if condition is not None:
             x = x + self.condition(condition)[:, None, :]
         if self.absolute_positions:
@@ -220,11 +238,12 @@ class TransformerDecoder(nn.Module):
         memory: Optional[Tensor] = None,
         memory_padding_mask: Optional[Tensor] = None,
         condition: Optional[Tensor] = None,
+        extra: Optional[Tensor] = None,
     ) -> Tensor:
         """Teacher forcing: ``tokens`` [B, L], ``memory`` [B, S, D] (none in decoder-only mode), ``condition``
-        [B, condition_dim] -> logits ``[B, L, V]``."""
+        [B, condition_dim], ``extra`` [B, L, d_model] (added to the embeddings) -> logits ``[B, L, V]``."""
         self._check_inputs(memory, condition)
-        x = self._embed(tokens, 0, None if self.token_advance is None else self.clock(tokens), condition)
+        x = self._embed(tokens, 0, None if self.token_advance is None else self.clock(tokens), condition, extra)
         for layer in self.layers:
             x = layer(x, memory, memory_padding_mask)
         return self.head(self.norm(x))
@@ -255,14 +274,22 @@ class TransformerDecoder(nn.Module):
             cache[f"layer{i}"] = {"self": {}, "cross": cross}
         return cache
 
-    def step(self, tokens: Tensor, cache: Cache) -> tuple[Tensor, Cache]:
-        """Incremental decoding: ``tokens`` [B, l] are the next ``l`` inputs -> logits ``[B, l, V]``, updated cache."""
+    def step(self, tokens: Tensor, cache: Cache, extra: Optional[Tensor] = None) -> tuple[Tensor, Cache]:
+        """Incremental decoding: ``tokens`` [B, l] are the next ``l`` inputs (``extra`` [B, l, d_model]: added to
+        their embeddings) -> logits ``[B, l, V]``, updated cache."""
         clock = None
         if self.token_advance is not None:
             clock = self.clock(tokens, cache["clock"])
             cache["clock"] = clock[:, -1]
-        x = self._embed(tokens, cache["pos"], clock, cache.get("condition"))
+        x = self._embed(tokens, cache["pos"], clock, cache.get("condition"), extra)
         for i, layer in enumerate(self.layers):
             x = layer(x, None, cache["memory_padding_mask"], cache=cache[f"layer{i}"])
         cache["pos"] += tokens.shape[1]
         return self.head(self.norm(x)), cache
+
+    def prefill(self, prefix: Tensor, cache: Cache, extra: Optional[Tensor] = None) -> tuple[Tensor, Cache]:
+        """Write a whole ``prefix`` [B, P] (P >= 1) into ``cache`` in one call -> its logits ``[B, P, V]`` (equal to
+        teacher forcing's) and the cache, ready for :meth:`step` with the token after the prefix."""
+        if prefix.dim() != 2 or prefix.shape[1] == 0:
+            raise ValueError(f"prefill: expected a prefix [B, P >= 1], got shape {tuple(prefix.shape)}")
+        return self.step(prefix, cache, extra)

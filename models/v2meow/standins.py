@@ -98,6 +98,7 @@ class SemanticTokens(nn.Module):
         self.sample_rate = int(hyper["sample_rate"])
         self.rate = self.sample_rate / (int(hyper["mel_hop"]) * int(hyper["stack"]))
         self.vocab_size = int(hyper["semantic_clusters"])
+        self.hyper = dict(hyper)  # the configuration (a baseline tokenizer of the same sizes is built from it)
         self.fingerprint = fingerprint
         self.source = source
         self.min_samples = int(hyper["n_fft"]) + int(hyper["mel_hop"]) * int(hyper["stack"])

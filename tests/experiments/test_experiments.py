@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli_runner import ROOT, run_cli
+from tests.helpers.v2meow_chain import stage_cli_args
 
 CONFIGS = sorted((ROOT / "experiments").glob("*.yaml"))
 
@@ -24,5 +25,6 @@ def test_config_fast_dev_run(config: Path, tmp_path: Path) -> None:
     debug = ROOT / "experiments" / "debug" / config.name
     if debug.is_file():
         args += ["--config", str(debug.relative_to(ROOT))]
+    args += stage_cli_args(config, tmp_path / "v2meow")  # V2Meow: tiny trained tokenizers, checkpoints in tmp
     result = run_cli(*args, "--trainer.fast_dev_run", "1", tmp=tmp_path, timeout=900)
     assert "Traceback" not in result.stderr
