@@ -120,7 +120,10 @@ MINET_ROOT ?=
 MINET_DATA ?= urmp
 MINET_OUT ?= runs/mi_net
 MINET_DEBUG ?=
-.PHONY: reproduce-minet minet
+.PHONY: reproduce-minet minet bench-minet
+bench-minet: install  ## MI Net: KV-cached vs uncached sampling of 251 codes (batch 16), MBR vs no-MBR VQ-VAE step, data wait; THREADS=N
+	$(PY) benchmarks/mi_net.py --json runs/bench_minet.json $(if $(THREADS),--threads $(THREADS),)
+
 reproduce-minet: install  ## MI Net Tables 1-5 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (CPU); DATA=urmp|solos, SEEDS=N (smoke default 2), THREADS=N, MINET_ROOT=real data
 	$(PY) experiments/tables/mi_net.py --scale $(SCALE) --data $(or $(DATA),$(MINET_DATA)) $(if $(YES),--yes,) \
 		$(if $(MINET_ROOT),--root "$(MINET_ROOT)",) $(if $(SEEDS),--seeds $(SEEDS),) $(if $(THREADS),--threads $(THREADS),)
@@ -149,7 +152,7 @@ v2meow_fit = $(PY) cli.py fit --config experiments/$(1).yaml \
 .PHONY: v2meow-tokenizers
 v2meow-tokenizers: install  ## V2Meow stand-ins (codec, joint, semantic) then embeddings; SCALE=smoke|full, V2MEOW_ROOT=real data
 	@echo "V2Meow stand-ins at SCALE=$(SCALE) into $(V2MEOW_OUT)"
-	$(if $(V2MEOW_ROOT),,test -f $(v2meow_root)/videos.csv || $(PY) cli.py synth mv100k --out $(v2meow_root) \
+	$(if $(V2MEOW_ROOT),,test -f $(v2meow_root)/videos.csv || $(PY) cli.py synth --dataset mv100k --out $(v2meow_root) \
 		--minutes $(if $(filter smoke,$(SCALE)),3,60))
 	$(call v2meow_fit,v2meow_codec,codec)
 	$(call v2meow_fit,v2meow_joint,joint)
@@ -157,19 +160,35 @@ v2meow-tokenizers: install  ## V2Meow stand-ins (codec, joint, semantic) then em
 	$(PY) cli.py prepare --task embeddings --src $(v2meow_root) --out $(v2meow_root) \
 		--joint_ckpt $(V2MEOW_OUT)/checkpoints/joint/last.ckpt --joint_class models.v2meow.JointEmbedding
 
-# Every RhythmicNet stage through cli.py (docs/RHYTHMIC_NET.md): Video2Rhythm on AIST++ and Rhythm2Drum on Groove MIDI
-# train independently. RHYTHMICNET_DEBUG=1 adds experiments/debug/ sizes (a quick check).
+# V2Meow's token stages in order on the stand-ins' tokens (docs/V2MEOW.md); stage 3's checkpoint carries the chain.
+v2meow_ckpts = $(foreach s,$(1),--model.init_args.$(word 1,$(subst :, ,$(s)))_ckpt $(V2MEOW_OUT)/checkpoints/$(word 2,$(subst :, ,$(s)))/last.ckpt)
+.PHONY: v2meow
+v2meow: v2meow-tokenizers  ## V2Meow tokenizers, then stages visual2semantic, semantic2coarse, coarse2fine; SCALE=smoke|full
+	$(call v2meow_fit,v2meow,v2meow) $(call v2meow_ckpts,codec:codec semantic:semantic)
+	$(call v2meow_fit,v2meow_coarse_audio,v2meow_coarse_audio) $(call v2meow_ckpts,codec:codec semantic:semantic)
+	$(call v2meow_fit,v2meow_fine,v2meow_fine) $(call v2meow_ckpts,codec:codec semantic:semantic \
+		visual2semantic:v2meow semantic2coarse:v2meow_coarse_audio)
+
+# Every RhythmicNet stage through cli.py (docs/RHYTHMIC_NET.md): Video2Rhythm on AIST++, Rhythm2Drum on Groove MIDI and
+# Drum2Music (piano, then guitar) on multi-track MIDI train independently; each Drum2Music run loads the first two
+# stages' checkpoints, so its own checkpoint generates from a video. RHYTHMICNET_DEBUG=1 adds experiments/debug/ sizes.
 RHYTHMICNET_OUT ?= runs/rhythmic_net
 RHYTHMICNET_DEBUG ?=
 AISTPP_ROOT ?=
 GMD_ROOT ?=
+MULTITRACK_ROOT ?=
 rhythmicnet_config = --config experiments/$(1).yaml $(if $(RHYTHMICNET_DEBUG),--config experiments/debug/$(1).yaml,)
 rhythmicnet_fit = $(PY) cli.py fit $(call rhythmicnet_config,$(1)) --checkpoint.dirpath $(RHYTHMICNET_OUT)/checkpoints/$(2) \
 	--trainer.logger.init_args.save_dir $(RHYTHMICNET_OUT)/logs
+rhythmicnet_chain = --model.init_args.video2rhythm_ckpt $(RHYTHMICNET_OUT)/checkpoints/video2rhythm/last.ckpt \
+	--model.init_args.rhythm2drum_ckpt $(RHYTHMICNET_OUT)/checkpoints/rhythm2drum/last.ckpt \
+	$(if $(MULTITRACK_ROOT),--data.init_args.root "$(MULTITRACK_ROOT)",)
 .PHONY: rhythmicnet
-rhythmicnet: install  ## every RhythmicNet stage (video2rhythm, rhythm2drum); AISTPP_ROOT / GMD_ROOT=real data, RHYTHMICNET_DEBUG=1
+rhythmicnet: install  ## every RhythmicNet stage (video2rhythm, rhythm2drum, drum2music piano + guitar); AISTPP_ROOT / GMD_ROOT / MULTITRACK_ROOT=real data, RHYTHMICNET_DEBUG=1
 	$(call rhythmicnet_fit,rhythmic_net_video2rhythm,video2rhythm) $(if $(AISTPP_ROOT),--data.init_args.root "$(AISTPP_ROOT)",)
 	$(call rhythmicnet_fit,rhythmic_net_rhythm2drum,rhythm2drum) $(if $(GMD_ROOT),--data.init_args.root "$(GMD_ROOT)",)
+	$(call rhythmicnet_fit,rhythmic_net_drum2music,drum2music) $(rhythmicnet_chain)
+	$(call rhythmicnet_fit,rhythmic_net_drum2music_guitar,drum2music_guitar) $(rhythmicnet_chain)
 
 # ---- precision, compile, monitoring, benchmarks -----------------------------------------------------------------
 .PHONY: bench

@@ -91,10 +91,11 @@ def test_solos_runs_swap_the_datamodule_and_keep_the_clip_settings(tmp_path):
 
 
 def test_command_line_overrides_the_scale():
-    scale = table.scale_settings(table.parse_args(["--minutes", "1", "--max-steps", "3", "--ndb-samples", "12"]))
+    smoke = dict(table.SCALES["smoke"])
+    scale = table.scale_settings(table.parse_args(["--minutes", "1", "--max-steps", "3", "--ndb-samples", "6"]))
     assert scale["synthetic_minutes"] == {"urmp": 1.0, "solos": 1.0}
     assert [a for a in scale["trainer"] if "max_steps" in a] == ["--trainer.max_steps=3"]
-    assert (scale["ndb_train"], scale["ndb_generated"], scale["ndb_k"]) == (12, 12, 12)
-    assert table.SCALES["smoke"]["ndb_train"] == 200  # the table itself is untouched
+    assert (scale["ndb_train"], scale["ndb_generated"], scale["ndb_k"]) == (6, 6, 6)  # no more cells than clips
+    assert table.SCALES["smoke"] == smoke  # the table itself is untouched
     defaults = table.scale_settings(table.parse_args(["--scale", "full"]))
     assert defaults == table.SCALES["full"] and defaults["ndb_k"] == 50 and defaults["ndb_generated"] == 1600
