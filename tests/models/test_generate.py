@@ -38,6 +38,14 @@ CHAINS: dict[str, dict[str, str]] = {
     "mi_net_vqvae_nombr": {"prior_ckpt": "mi_net_prior"},
     "mi_net_content": {"prior_ckpt": "mi_net_prior"},
     "mi_net_content_gru": {"prior_ckpt": "mi_net_prior"},
+    "rhythmic_net_drum2music": {
+        "video2rhythm_ckpt": "rhythmic_net_video2rhythm",
+        "rhythm2drum_ckpt": "rhythmic_net_rhythm2drum",
+    },
+    "rhythmic_net_drum2music_guitar": {
+        "video2rhythm_ckpt": "rhythmic_net_video2rhythm",
+        "rhythm2drum_ckpt": "rhythmic_net_rhythm2drum",
+    },
 }
 
 
