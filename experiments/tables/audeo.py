@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,6 +49,9 @@ SCALES: dict[str, dict[str, Any]] = {
             # the released BatchNorm eps 0.8 leaves these 8-32-channel generators' outputs uncalibrated after 360 GAN
             # steps (seed 0: TS=0.4 F1 54.7, precision 38.8; TS=0.5 91.1), eps 1e-5 gives 92.6 / 92.5
             "--model.init_args.generator_norm_eps=1e-5",
+            # 4x the released learning rate: 360 steps leave seed 1 under-trained at 5e-4 (train MSE 0.157 vs 0.074 on
+            # seed 0, silent keys at probability 0.41: TS=0.4 F1 24.9); 2e-3 gives it TS=0.4 90.9 / TS=0.5 90.8
+            "--model.init_args.gan_lr=0.002",
             "--model.init_args.generator_down=[8, 16, 16, 32, 32, 32]",
             "--model.init_args.generator_up=[32, 16, 16, 8, 8]",
             "--model.init_args.discriminator_layers=[[8, 2, false], [16, 2, true], [32, 2, true], [32, 1, true]]",
@@ -215,6 +220,61 @@ def run_seed(scale: dict[str, Any], args: argparse.Namespace, seed: int, out: Pa
             "demo_kwargs": demo_kwargs}  # fmt: skip
 
 
+def _seed_result(run: dict[str, Any]) -> dict[str, Any]:
+    """A seed's run as JSON (paths as strings, rows as lists)."""
+    return {**run, "roll2midi": str(run["roll2midi"]), "rows": {k: list(v) for k, v in run["rows"].items()},
+            "video2roll_on_windows": list(run["video2roll_on_windows"])}  # fmt: skip
+
+
+def _read_seed(path: Path) -> dict[str, Any]:
+    run = json.loads(path.read_text())
+    run["rows"] = {k: tuple(v) for k, v in run["rows"].items()}
+    run["demo_kwargs"]["frame_size"] = tuple(run["demo_kwargs"]["frame_size"])
+    return {**run, "roll2midi": Path(run["roll2midi"]), "video2roll_on_windows": tuple(run["video2roll_on_windows"])}
+
+
+def run_seeds_in_parallel(args: argparse.Namespace, seeds: int, jobs: int, threads: int, out: Path) -> list[dict]:
+    """Every seed in its own process (``jobs`` at a time, ``threads`` torch threads each), this script with
+    ``--only-seed``; each writes ``seed<k>/seed.json`` and its output to ``seed<k>/log.txt``."""
+    script, folder = str(Path(__file__).resolve()), str(Path(args.out).resolve())
+    base = [sys.executable, script, "--scale", args.scale, "--out", folder, "--threads", str(threads)]
+    if args.root:
+        base += ["--root", str(Path(args.root).resolve())]
+    if args.deterministic:
+        base.append("--deterministic")
+    if args.reuse_video2roll:
+        base.append("--reuse-video2roll")
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    pending, running, start = list(range(seeds)), {}, time.perf_counter()
+    while pending or running:
+        while pending and len(running) < jobs:
+            seed = pending.pop(0)
+            (out / f"seed{seed}").mkdir(parents=True, exist_ok=True)
+            log = out / f"seed{seed}" / "log.txt"
+            handle = log.open("w")
+            proc = subprocess.Popen([*base, "--only-seed", str(seed)], stdout=handle, stderr=subprocess.STDOUT,
+                                    env=env, cwd=ROOT)  # fmt: skip
+            running[seed] = (proc, handle, log)
+            print(f"audeo table 1: seed {seed} started ({threads} thread(s)), its output: {log}", flush=True)
+        time.sleep(2.0)
+        for seed, (proc, handle, log) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            handle.close()
+            del running[seed]
+            if proc.returncode != 0:
+                for other, _, _ in running.values():
+                    other.kill()
+                tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-30:])
+                raise RuntimeError(f"audeo table 1: seed {seed} failed (exit {proc.returncode}); {log} ends:\n{tail}")
+            print(f"audeo table 1: seed {seed} done ({time.perf_counter() - start:.0f} s so far)", flush=True)
+    runs = [_read_seed(out / f"seed{seed}" / "seed.json") for seed in range(seeds)]
+    for run in runs:
+        print(f"audeo table 1: seed {run['seed']}: "
+              + ", ".join(f"{k} F1 {v[3]:.1f}" for k, v in run["rows"].items()), flush=True)  # fmt: skip
+    return runs
+
+
 def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, tuple[float, ...]], dict[str, tuple[float, ...]]]:
     """Mean and sample standard deviation of every row's statistics over the seeds' runs."""
     import numpy as np
@@ -247,7 +307,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "the table shows mean ± std. Default: 3 at smoke scale, 1 at full scale",
     )  # fmt: skip
     parser.add_argument("--deterministic", action="store_true", help="--trainer.deterministic true for every stage")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="seeds trained at once, each in its own process (default: smoke "
+        "scale min(seeds, CPU cores), full scale 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads per seed (default: CPU cores // jobs when "
+        "jobs > 1, else torch's choice)",
+    )  # fmt: skip
+    parser.add_argument("--only-seed", type=int, default=None, help=argparse.SUPPRESS)  # one seed's process
     parser.add_argument("--demo-only", action="store_true", help="only the generate demo, from existing checkpoints")
     parser.add_argument("--no-demo", action="store_true", help="skip the generate demo")
     parser.add_argument("--reuse-video2roll", action="store_true", help="keep an existing Video2Roll checkpoint")
@@ -271,18 +339,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                        "synthetic_minutes": scale["data"]["synthetic_minutes"], "seed": 0}  # fmt: skip
         return generate_demo(last, demo_kwargs, args.root, out)
 
-    runs = []
-    for seed in range(seeds):
-        runs.append(run_seed(scale, args, seed, out / f"seed{seed}"))
-        print(f"audeo table 1: seed {seed} ({time.perf_counter() - start:.0f} s so far): "
-              + ", ".join(f"{k} F1 {v[3]:.1f}" for k, v in runs[-1]["rows"].items()), flush=True)  # fmt: skip
+    if args.only_seed is not None:  # one seed, in the process run_seeds_in_parallel started
+        run = run_seed(scale, args, args.only_seed, out / f"seed{args.only_seed}")
+        path = out / f"seed{args.only_seed}" / "seed.json"
+        path.with_suffix(".tmp").write_text(json.dumps(_seed_result(run), indent=1))
+        path.with_suffix(".tmp").replace(path)
+        return run
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = args.jobs if args.jobs is not None else (min(seeds, cores) if args.scale == "smoke" else 1)
+    if jobs > 1 and seeds > 1:
+        threads = args.threads or max(1, cores // jobs)
+        runs = run_seeds_in_parallel(args, seeds, jobs, threads, out)
+    else:
+        threads = None
+        runs = []
+        for seed in range(seeds):
+            runs.append(run_seed(scale, args, seed, out / f"seed{seed}"))
+            print(f"audeo table 1: seed {seed} ({time.perf_counter() - start:.0f} s so far): "
+                  + ", ".join(f"{k} F1 {v[3]:.1f}" for k, v in runs[-1]["rows"].items()), flush=True)  # fmt: skip
     mean, std = summarise(runs)
 
     import torch
 
+    threads = threads or torch.get_num_threads()
+
     dataset = "SYNTHETIC Audeo-format data (datamodules/synthetic/audeo.py)" if args.root is None else args.root
     setting = f"{dataset}, scale={args.scale}, seeds 0-{seeds - 1}" if seeds > 1 else f"{dataset}, scale={args.scale}"
-    setting += f", {torch.get_num_threads()} threads" + (", deterministic" if args.deterministic else "")
+    setting += f", {threads} thread(s) per seed" + (f", {jobs} seeds at once" if jobs > 1 and seeds > 1 else "")
+    setting += ", deterministic" if args.deterministic else ""
     rows = {name: mean[name] for name in runs[0]["rows"]}
     table = format_table1(rows, setting, spread=std if seeds > 1 else None)
     print("\n" + table)
@@ -299,7 +383,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "scale": args.scale, "dataset": dataset, "seeds": seeds, "rows": rows, "std": std,
         "per_seed": [{"seed": r["seed"], "rows": r["rows"], "video2roll_on_windows": r["video2roll_on_windows"]}
                      for r in runs],
-        "video2roll_on_windows": window, "demo": demo, "threads": torch.get_num_threads(),
+        "video2roll_on_windows": window, "demo": demo, "threads": threads, "jobs": jobs,
         "deterministic": args.deterministic,
     }  # fmt: skip
     (out / "table1.json").write_text(json.dumps(result, indent=1))
