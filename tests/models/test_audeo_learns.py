@@ -19,8 +19,9 @@ from models.audeo import Video2RollNet
 from tests.helpers.presets import accepted_by, debug_init_args
 
 STEPS = 1000
+EPOCHS = 4  # of 250 balanced batches, as the smoke Table 1
 MINUTES = 10.0  # 13 training videos (9656 frames); on 2 min (7 videos) the net over-fits: 0.71 at 1000 steps
-HELD_OUT_F1 = 0.9  # the learning target for the mean over SEEDS; measured 0.932 at 1000 steps (seed 0)
+HELD_OUT_F1 = 0.9  # the learning target for the mean over SEEDS
 HELD_OUT_MIN_F1 = 0.88  # ... and for every seed
 SEEDS = (0, 1, 2)
 SMALL = accepted_by(Video2RollNet, debug_init_args("audeo"))  # experiments/debug/audeo.yaml: debug widths
@@ -66,19 +67,23 @@ def test_video2roll_fits_keyboard_frames(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_video2roll_generalises_to_held_out_video(tmp_path) -> None:
-    """Held-out micro frame F1 on the synthetic test videos after 1000 Adam(1e-3) steps of batch 32 drawn uniformly
-    from 10 min of synthetic training frames (32 x 288, debug widths), for training seeds 0, 1, 2 (~4 min each on 2
-    cores): the mean must reach 0.90 and every seed 0.88 (a result that depends on the run is not yet a result).
+    """Held-out micro frame F1 on the synthetic test videos after 1000 Adam(1e-3) steps of 32 items from the
+    DataModule's training loader with the smoke Table 1's recipe (balanced multi-label draws, half the items moved an
+    octave), 10 min of synthetic training video (32 x 288, debug widths), for training seeds 0, 1, 2 (~5 min each on
+    2 cores): the mean must reach 0.90 and every seed 0.88 (a result that depends on the run is not yet a result).
 
-    Measured (seed 0, threshold 0.4): held-out F1 0.833 / 0.932 after 500 / 1000 steps (train F1 in eval mode 0.90 /
-    0.98); the best constant scores ~0.20. Before the pooled feature had the paper's 128 channels (16 in the debug
-    sizes) it reached 0.57 on 2 min of video; 128 channels on 2 min give 0.71 (over-fitting 7 videos).
+    Measured (fresh clone, 1 thread, 2026-12-03), held-out F1 per seed: with uniform draws and no octave shift 0.891,
+    0.937, 0.846 (mean 0.892: the recipe the issue of robustness started from, on the edge); see docs/AUDEO.md for
+    this recipe's numbers. The best constant scores ~0.20. Before the pooled feature had the paper's 128 channels (16
+    in the debug sizes) it reached 0.57 on 2 min of video; 128 channels on 2 min give 0.71 (over-fitting 7 videos).
     """
-    dm = AudeoDataModule(stage="video2roll", synthetic_minutes=MINUTES, frame_size=FRAME_SIZE, cache_dir=str(tmp_path))
+    dm = AudeoDataModule(
+        stage="video2roll", synthetic_minutes=MINUTES, frame_size=FRAME_SIZE, cache_dir=str(tmp_path), batch_size=32,
+        balanced=True, samples_per_epoch=32 * STEPS // EPOCHS, octave_shift=0.5,
+    )  # fmt: skip
     dm.setup("fit")
-    train, test = dm.dataset("train"), dm.dataset("val")
-    frames = torch.stack([train[i]["frames"] for i in range(len(train))])
-    labels = torch.from_numpy(train.labels)
+    test = dm.dataset("val")
+    labels = torch.from_numpy(dm.dataset("train").labels)
     test_frames = torch.stack([test[i]["frames"] for i in range(len(test))])
     target = torch.stack([test[i]["roll"][:, 0] for i in range(len(test))])
     baseline = best_constant_f1(labels.mean(0), target)
@@ -87,14 +92,18 @@ def test_video2roll_generalises_to_held_out_video(tmp_path) -> None:
         torch.manual_seed(seed)
         net = Video2RollNet(51, **SMALL)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)  # the paper's optimiser
-        for step in range(1, STEPS + 1):
-            rows = torch.randint(len(frames), (32,))
-            loss = F.binary_cross_entropy_with_logits(net(frames[rows]), labels[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if step % 500 == 0:
-                print(f"seed {seed} step {step}: loss {loss.item():.4f} held-out F1 {f1(net, test_frames, target):.3f}")
+        step = 0
+        for _ in range(EPOCHS):
+            for batch in dm.train_dataloader():
+                loss = F.binary_cross_entropy_with_logits(net(batch["frames"]), batch["roll"][:, :, 0])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                step += 1
+                if step % 500 == 0:
+                    print(f"seed {seed} step {step}: loss {loss.item():.4f} held-out F1 "
+                          f"{f1(net, test_frames, target):.3f}")  # fmt: skip
+        assert step == STEPS
         scores.append(f1(net, test_frames, target))
     mean = sum(scores) / len(scores)
     per_seed = ", ".join(f"{s:.3f}" for s in scores)
