@@ -186,6 +186,8 @@ class SuiteTrainer(Trainer):
         transpose: int = 0,
         midi: Optional[Path] = None,
         instrument: Optional[str] = None,
+        text: Optional[str] = None,
+        features: Optional[Path] = None,
     ) -> dict[str, Path]:
         """Turn a silent video into a soundtrack: writes OUT's .mid (symbolic models), .wav and the MP4 with sound.
         The soundtrack covers the whole video and lasts exactly as long (:func:`models.generation.write_soundtrack`).
@@ -199,7 +201,12 @@ class SuiteTrainer(Trainer):
             transpose: semitones to transpose the generated MIDI by (symbolic models that take it; MIDI editing).
             midi: the video's MIDI, for models conditioned on content (MI Net's content stage).
             instrument: the instrument added to the music, for models that take it (RhythmicNet: none, piano, guitar).
+            text: a text prompt, for models with text control (V2Meow with control: joint); "" = no prompt.
+            features: a folder of pre-extracted per-second visual features (``<kind>/<video stem>.npy``), for models
+                that read kinds the suite cannot compute from the video (V2Meow).
         """
+        import inspect
+
         from models.generation import GeneratesFromVideo, write_soundtrack
 
         video, out = Path(video), Path(out)
@@ -208,9 +215,10 @@ class SuiteTrainer(Trainer):
         if not isinstance(model, GeneratesFromVideo):
             raise TypeError(f"generate: {type(model).__name__} does not implement generate_from_video(video, ...)")
         if ckpt is not None:
-            state = _load_state_dict(Path(ckpt))
+            checkpoint = _load_checkpoint(Path(ckpt))
+            model.on_load_checkpoint(checkpoint)  # as Lightning's --ckpt_path does: networks may take its sizes
             try:
-                model.load_state_dict(state)
+                model.load_state_dict(checkpoint["state_dict"])
             except RuntimeError as error:
                 raise RuntimeError(f"generate: checkpoint {ckpt} does not fit the config's model: {error}") from error
         model.eval()
@@ -221,6 +229,18 @@ class SuiteTrainer(Trainer):
             edits["midi"] = str(midi)
         if instrument is not None:
             edits["instrument"] = str(instrument)
+        if text is not None:
+            edits["text"] = str(text)
+        if features is not None:
+            edits["features"] = str(features)
+        accepted = inspect.signature(model.generate_from_video).parameters
+        keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+        refused = [] if keywords else [name for name in edits if name not in accepted]
+        if refused:
+            raise ValueError(
+                f"generate: {type(model).__name__} takes no {', '.join('--' + name for name in refused)} "
+                f"(its generate_from_video accepts {', '.join(n for n in accepted if n != 'video')})"
+            )
         example = model.generate_from_video(
             str(video), keypoints=None if keypoints is None else str(keypoints), **edits
         )
@@ -230,7 +250,7 @@ class SuiteTrainer(Trainer):
         return paths
 
 
-def _load_state_dict(path: Path) -> dict[str, Any]:
+def _load_checkpoint(path: Path) -> dict[str, Any]:
     import torch
 
     if not path.is_file():
@@ -239,9 +259,9 @@ def _load_state_dict(path: Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - re-raised with the file named
         raise RuntimeError(f"generate: cannot read checkpoint {path}: {error}") from error
-    if "state_dict" not in checkpoint:
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise RuntimeError(f"generate: {path} is not a Lightning checkpoint (no 'state_dict')")
-    return checkpoint["state_dict"]
+    return checkpoint
 
 
 class SuiteArgumentParser(ConciseErrors, LightningArgumentParser):

@@ -35,6 +35,9 @@ Each token stage's checkpoint stores the fingerprints of the tokenizers it was t
 differs from the one a stage was trained on fails naming both checkpoints. The control embedding comes from the batch
 (``control_embedding``: the video-level joint embedding, §3.1) or, when absent, from the joint model
 (``joint_ckpt``) on the clip's audio; at inference from a text prompt through the joint model's text tower.
+``generate_from_video`` (``cli.py generate``) runs the chain on ``stage_crop_seconds`` windows covering a whole video
+(:mod:`models.v2meow.generation`); ``predict`` writes each clip's WAV and, at the end, a metrics JSON (token NLL per
+stage; FAD / KL with ``eval_embedder``).
 
 Each stage's checkpoint is loaded by a stand-in implementing its protocol (``models.tokenizers``,
 ``metrics.text_audio``): :class:`models.v2meow.standins.SoundStreamCodec`, ``SemanticTokens``, ``JointEmbedding``.
@@ -74,6 +77,7 @@ from models.nn.mel import MelSpectrogram
 from models.nn.stft_discriminator import MultiScaleSTFTDiscriminator
 from models.staged import StagedModule, StageSpec, _plain
 from models.tokenizers import check_audio, fingerprint
+from models.v2meow.generation import generate_soundtrack, resolve_kinds
 from models.v2meow.networks import (
     AudioTower,
     CodecNet,
@@ -98,7 +102,7 @@ LM_SIZES = (
     "lm_dim", "lm_encoder_layers", "lm_decoder_layers", "lm_heads", "lm_feedforward", "lm_dropout", "lm_max_relative",
     "seconds_encoding",
 )  # fmt: skip
-VISUAL_SIZES = ("feature_dims", "visual_token_vocab", "visual_token_patches")
+VISUAL_SIZES = ("feature_dims", "visual_token_vocab", "visual_token_patches", "visual_kinds")
 V2S_SIZES = (*LM_SIZES, *VISUAL_SIZES, "control", "control_dim")
 S2C_SIZES = (*LM_SIZES, *VISUAL_SIZES, "coarse_levels", "coarse_visual")
 C2F_SIZES = (*LM_SIZES, "coarse_levels", "fine_levels")
@@ -135,11 +139,19 @@ class V2Meow(StagedModule):
             distance clip); seconds_encoding: the seconds encoding of encoder positions and decoder inputs.
         feature_dims: widths of the visual feature kinds (in the batch's order); visual_token_vocab /
             visual_token_patches: visual token kinds (0: none).
+        visual_kinds: names of those kinds, the feature kinds then the token kinds (what ``cli.py generate``
+            extracts from a video or reads from ``--features``); None: the suite's kinds of those widths
+            (:mod:`models.v2meow.generation`).
         control, control_dim, control_dropout, guidance_scale: text / music control of stage 1 (``"joint"``: the
             joint model's embedding as one encoder position), its dropout to the null embedding, and classifier-free
             guidance at generation.
         coarse_visual: stage 2 with visual input. coarse_levels, fine_levels: Nc, Nf.
         stage_crop_seconds, fine_crop_seconds: crops of stages 1-2 and 3. temperatures: sampling, stages 1-3.
+        prompt_field: the batch field whose strings are the text prompts at ``predict`` (``prompt``; a MusicCaps
+            evaluation: ``text``, the caption); used only with ``control="joint"``.
+        eval_embedder: ``predict`` also computes FAD and KL of the generated clips against the batch's audio with
+            this audio embedder (:mod:`metrics.suite_embedder`): a checkpoint path, or ``"suite"`` for the suite's
+            cached one (trained on first use); None: token NLL only.
     """
 
     STAGES = {
@@ -221,6 +233,9 @@ class V2Meow(StagedModule):
         visual2semantic_ckpt: Optional[str] = None,
         semantic2coarse_ckpt: Optional[str] = None,
         coarse2fine_ckpt: Optional[str] = None,
+        visual_kinds: Optional[Sequence[str]] = None,
+        prompt_field: str = "prompt",
+        eval_embedder: Optional[str] = None,
     ) -> None:
         super().__init__()
         if control not in ("none", "joint"):
@@ -240,8 +255,11 @@ class V2Meow(StagedModule):
             raise ValueError(f"V2Meow: representation must be one of {REPRESENTATIONS}, got {representation!r}")
         if text_tower not in ("minilm", "hashed"):
             raise ValueError(f"V2Meow: text_tower must be 'minilm' or 'hashed', got {text_tower!r}")
+        if visual_kinds is not None:
+            resolve_kinds(feature_dims, visual_token_vocab, visual_token_patches, visual_kinds)
         self.save_hyperparameters()
         self.automatic_optimization = stage != "codec"
+        self.check_shared_sizes()
         self.build_stages(stage)
         codec = stage == "codec"  # reconstruction loss and held-out log-mel distance (no weights)
         self.mel_loss = MultiScaleMelLoss(sample_rate) if codec else None
@@ -343,6 +361,41 @@ class V2Meow(StagedModule):
     def _stored_fingerprints(self, path: str) -> dict[str, str]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
         return dict(checkpoint.get("fingerprints") or {}) if isinstance(checkpoint, dict) else {}
+
+    def check_shared_sizes(self) -> None:
+        """The stages given by checkpoint agree on the hyper-parameters they share (one set of ``lm_*`` sizes, the
+        visual kinds, Nc, the front-end): each stage takes its sizes from its checkpoint, so a disagreement would
+        build one of them wrongly. Else one ``ValueError`` naming both checkpoints and the value."""
+        seen: dict[str, tuple[str, Any]] = {}
+        for spec in self.STAGES.values():
+            path = self.hparams.get(spec.ckpt)
+            if not path or not Path(path).is_file():
+                continue
+            try:  # memory-mapped: only the hyper-parameters are read, not the weights
+                checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+            except Exception as error:  # noqa: BLE001 - re-raised with the file named
+                raise RuntimeError(f"V2Meow: cannot read checkpoint {path} ({spec.ckpt}): {error}") from error
+            hyper = (checkpoint.get("hyper_parameters") or {}) if isinstance(checkpoint, dict) else {}
+            hyper = self._sizing(spec.trains, hyper)
+            for key in (k for k in spec.sizes if k in hyper):
+                if key in seen and _plain(seen[key][1]) != _plain(hyper[key]):
+                    where, value = seen[key]
+                    raise ValueError(
+                        f"V2Meow: {spec.ckpt} {path} was trained with {key}={hyper[key]}, but {where} with "
+                        f"{key}={value}: the stages of one chain share {key} (retrain one of them to match)"
+                    )
+                seen.setdefault(key, (f"{spec.ckpt} {path}", hyper[key]))
+
+    @staticmethod
+    def _sizing(name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
+        """The hyper-parameters of a stage's checkpoint that size its network: stage 2 without visual input
+        (``coarse_visual`` false) takes no visual kinds, so a chain's stage 1 keeps its own."""
+        if name == "semantic2coarse" and not hyper.get("coarse_visual", False):
+            return {k: v for k, v in hyper.items() if k not in VISUAL_SIZES}
+        return dict(hyper)
+
+    def _adopt_sizes(self, name: str, hyper: Mapping[str, Any], path: Path) -> bool:
+        return super()._adopt_sizes(name, self._sizing(name, hyper), path)
 
     def check_tokenizers(self) -> None:
         """Every token stage loaded from a checkpoint was trained on the tokenizers this model holds: else one
@@ -610,13 +663,17 @@ class V2Meow(StagedModule):
         start = int(torch.randint(0, codes.shape[-1] - frames + 1, (1,))) if self.training else 0
         return codes[..., start : start + frames]
 
-    def _token_loss(self, batch: dict[str, Any]) -> tuple[Tensor, int]:
-        """Token NLL (nats per token) of this stage's targets and the batch size."""
+    def _token_loss(
+        self, batch: dict[str, Any], stage: Optional[str] = None, prompt: Optional[tuple[Tensor, Tensor]] = None
+    ) -> tuple[Tensor, int]:
+        """Token NLL (nats per token) of ``stage``'s targets (default: this model's stage) and the batch size;
+        ``prompt`` (control, null), when given, is stage 1's control instead of the batch's (evaluation)."""
         h = self.hparams
-        net = self._need(self.stage)
+        stage = stage or self.stage
+        net = self._need(stage)
         k, nc, nf, ks = h.codec_codebook_size, h.coarse_levels, h.fine_levels, h.semantic_clusters
         special = net.vocab_size - 1  # BOS (encoder-decoder) or SEP (decoder-only)
-        if self.stage == "coarse2fine":
+        if stage == "coarse2fine":
             _, codes = self.tokenize(self._audio(batch), semantic=False)
             codes = self._fine_crop(codes)
             coarse, target = flatten_codes(codes[:, :nc], k), flatten_codes(codes[:, nc : nc + nf], k, nc)
@@ -624,11 +681,10 @@ class V2Meow(StagedModule):
             logits = net(torch.cat([coarse, sep, target[:, :-1]], 1), coarse.shape[1])[:, coarse.shape[1] :]
         else:
             audio, features, tokens = self._stage_crop(batch)
-            semantic, codes = self.tokenize(audio, acoustic=self.stage == "semantic2coarse")
+            semantic, codes = self.tokenize(audio, acoustic=stage == "semantic2coarse")
             start = torch.full_like(semantic[:, :1], special)
-            if self.stage == "visual2semantic":
-                control = self._control(batch, audio)
-                null = None
+            if stage == "visual2semantic":
+                control, null = prompt if prompt is not None else (self._control(batch, audio), None)
                 if control is not None and self.training and h.control_dropout > 0:
                     null = torch.rand(control.shape[0], device=control.device) < h.control_dropout
                 memory = net.encoder(features, tokens, control, null)
@@ -655,9 +711,10 @@ class V2Meow(StagedModule):
         """Text prompts -> (embeddings [B, control_dim], null [B] bool): an empty prompt is no prompt (the null
         embedding). One error when the model has no control or no joint model."""
         if self.hparams.control == "none":
+            shown = next((str(t) for t in text if str(t).strip()), "")
             raise ValueError(
-                "V2Meow: a text prompt was given but this model has control='none' (train the visual2semantic "
-                "stage with control: joint, e.g. experiments/v2meow_text.yaml)"
+                f"V2Meow: a text prompt was given ({shown!r}) but this model has control='none' (train the "
+                "visual2semantic stage with control: joint, e.g. experiments/v2meow_text.yaml)"
             )
         null = torch.tensor([not str(t).strip() for t in text], dtype=torch.bool)
         control = torch.zeros(len(text), self.hparams.control_dim, device=self.device)
@@ -734,25 +791,122 @@ class V2Meow(StagedModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         """The chain on a batch's visual input (``cli.py predict``: the test split), conditioned on the batch's text
-        prompts (``prompt``, one per clip; an empty one is no prompt) when the model has control, else on none —
-        never on the reference audio's embedding. Returns the audio [B, N] and ``meta``; with a trainer, each clip is
-        also written to ``<default_root_dir>/v2meow_predictions/<id>_<start>s.wav``."""
+        prompts (``prompt_field``, one per clip; an empty one is no prompt) when the model has control, else on none
+        — never on the reference audio's embedding. Returns the audio [B, N] and ``meta``; with a trainer, each clip
+        is also written to ``<default_root_dir>/v2meow_predictions/<id>_<start>s.wav``, and the metrics of all
+        clips (:meth:`prediction_metrics`) to ``metrics.json`` there at the end."""
         features, tokens = self._visual(batch)
         control = null = None
-        if self.hparams.control == "joint" and batch.get("prompt") is not None:
-            control, null = self.control_from_text(batch["prompt"])
+        prompts = batch.get(self.hparams.prompt_field)
+        if self.hparams.control == "joint" and prompts is not None:
+            control, null = self.control_from_text(list(prompts))
         audio = self.generate_tokens(features, tokens, control, null)["audio"]
         meta = list(batch.get("meta") or [])
+        self._score_prediction(batch, audio, (control, null))
         if self._trainer is not None:
             from models.generation import write_wav
 
-            folder = Path(self.trainer.default_root_dir) / "v2meow_predictions"
+            folder = self.predictions_folder()
             folder.mkdir(parents=True, exist_ok=True)
             for i, clip in enumerate(audio.float().cpu().numpy()):
                 info = meta[i] if i < len(meta) else {}
                 name = f"{info.get('id', f'{batch_idx}_{i}')}_{float(info.get('start_s', 0.0)):g}s.wav"
                 write_wav(folder / name, clip, self.hparams.sample_rate)
         return {"audio": audio, "meta": meta}
+
+    def predictions_folder(self) -> Path:
+        """``<default_root_dir>/v2meow_predictions`` (WAVs and ``metrics.json`` of ``predict``)."""
+        return Path(self.trainer.default_root_dir) / "v2meow_predictions"
+
+    def _score_prediction(self, batch: dict[str, Any], audio: Tensor, prompt: tuple[Any, Any]) -> None:
+        """Add a predicted batch to the running metrics: token NLL of the reference audio's tokens for every token
+        stage this model holds (stage 1 conditioned on the prompts, never on the reference audio's embedding) and,
+        with ``eval_embedder``, FAD / KL of the generated clips against the references."""
+        if "audio" not in batch:
+            return
+        scores = self.__dict__.setdefault("_prediction_scores", {"nll": {}, "clips": 0})
+        scores["clips"] += int(audio.shape[0])
+        needs = {"visual2semantic": ("semantic",), "semantic2coarse": ("semantic", "codec"), "coarse2fine": ("codec",)}
+        for stage in TOKEN_STAGES:
+            if getattr(self, stage) is None or any(getattr(self, n) is None for n in needs[stage]):
+                continue
+            with torch.no_grad():
+                loss, _ = self._token_loss(batch, stage, prompt)
+            total, count = scores["nll"].get(stage, (0.0, 0))
+            scores["nll"][stage] = (total + float(loss) * audio.shape[0], count + int(audio.shape[0]))
+        if self.hparams.eval_embedder:
+            metrics = scores.get("audio_metrics") or self._audio_metrics()
+            scores["audio_metrics"] = metrics
+            reference = self._audio(batch)
+            rate = int(self.hparams.sample_rate)
+            generated = [a.float().cpu() for a in audio]
+            references = [r.float().cpu()[: g.shape[-1]] for r, g in zip(reference, generated)]
+            metrics[0].update(references, real=True, sample_rate=rate)
+            metrics[0].update(generated, real=False, sample_rate=rate)
+            metrics[1].update(generated, references, sample_rate=rate)
+
+    def _audio_metrics(self) -> tuple[Any, Any]:
+        """FAD and KL with the ``eval_embedder`` (:mod:`metrics.suite_embedder`)."""
+        from metrics.fad import FAD
+        from metrics.kl import KLDivergence
+        from metrics.suite_embedder import SuiteAudioEmbedder, ensure_suite_embedder
+
+        source = self.hparams.eval_embedder
+        path = ensure_suite_embedder(None if source == "suite" else source)
+        embedder = SuiteAudioEmbedder.from_checkpoint(path)
+        return FAD(embedder, keep_embeddings=False), KLDivergence(embedder)
+
+    def prediction_metrics(self) -> dict[str, Any]:
+        """The metrics of the clips predicted so far: ``token_nll`` {stage: nats per token, clip-weighted mean of
+        the clips' NLL}, ``clips`` and, with ``eval_embedder``, ``fad_<embedder>`` / ``kl_<embedder>``."""
+        scores = self.__dict__.get("_prediction_scores") or {"nll": {}, "clips": 0}
+        out: dict[str, Any] = {
+            "clips": scores["clips"],
+            "token_nll": {stage: total / max(count, 1) for stage, (total, count) in scores["nll"].items()},
+        }
+        if "audio_metrics" in scores:
+            for metric in scores["audio_metrics"]:
+                try:
+                    out[metric.name] = float(metric.compute())
+                except RuntimeError as error:  # too few windows for a covariance: reported, not fatal
+                    rank_zero_warn(f"V2Meow predict: {metric.name} not computed: {error}")
+        return out
+
+    def on_predict_epoch_start(self) -> None:
+        self.__dict__.pop("_prediction_scores", None)
+
+    def on_predict_epoch_end(self) -> None:
+        """Write :meth:`prediction_metrics` as ``metrics.json`` beside the predicted WAVs."""
+        import json
+
+        folder = self.predictions_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "metrics.json"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.prediction_metrics(), indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+    @torch.no_grad()
+    def generate_from_video(
+        self,
+        video: str,
+        keypoints: Optional[str] = None,
+        text: Optional[str] = None,
+        features: Optional[str] = None,
+        seed: int = 0,
+    ) -> Any:
+        """Soundtrack of a whole video (``cli.py generate``; :mod:`models.v2meow.generation`): stage 1's visual kinds
+        read from ``features`` (a folder) or extracted offline, ``stage_crop_seconds`` windows covering the video
+        (the last one padded), each through the chain, the audio cut at the video's end. ``text``: a prompt for a
+        model with ``control="joint"`` (empty = no prompt). ``keypoints`` are not used (V2Meow sees frame
+        features). Seeded: the same video gives the same audio."""
+        from models.generation import Example
+
+        if keypoints is not None:
+            rank_zero_warn(f"V2Meow: keypoints {keypoints} are not used (the model reads frame features)")
+        self.eval()
+        audio, extra = generate_soundtrack(self, video, text=text, features=features, seed=seed)
+        return Example(Path(video).stem, audio=audio, sample_rate=int(self.hparams.sample_rate), extra=extra)
 
     # ------------------------------------------------------------------------------------------------- lightning
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Optional[Tensor]:

@@ -46,7 +46,29 @@ CHAINS: dict[str, dict[str, str]] = {
         "video2rhythm_ckpt": "rhythmic_net_video2rhythm",
         "rhythm2drum_ckpt": "rhythmic_net_rhythm2drum",
     },
+    "v2meow": {"codec_ckpt": "v2meow_codec", "semantic_ckpt": "v2meow_semantic"},
+    "v2meow_text": {"codec_ckpt": "v2meow_codec", "semantic_ckpt": "v2meow_semantic", "joint_ckpt": "v2meow_joint"},
+    "v2meow_coarse_audio": {"codec_ckpt": "v2meow_codec", "semantic_ckpt": "v2meow_semantic"},
+    "v2meow_fine": {
+        "codec_ckpt": "v2meow_codec",
+        "semantic_ckpt": "v2meow_semantic",
+        "visual2semantic_ckpt": "v2meow",
+        "semantic2coarse_ckpt": "v2meow_coarse_audio",
+    },
+    "v2meow_musiccaps": {
+        "codec_ckpt": "v2meow_codec",
+        "semantic_ckpt": "v2meow_semantic",
+        "joint_ckpt": "v2meow_joint",
+        "visual2semantic_ckpt": "v2meow_text",
+        "semantic2coarse_ckpt": "v2meow_coarse_audio",
+    },
 }
+# Configs that train one part of a chain whose soundtrack only the chain's last stage generates (V2Meow: the
+# tokenizers and token stages 1-2; `generate` takes stage 3's checkpoint, which carries the whole chain).
+PARTS = {
+    "v2meow_codec", "v2meow_joint", "v2meow_semantic", "v2meow", "v2meow_effnet", "v2meow_flow", "v2meow_tokens",
+    "v2meow_tokens_flow", "v2meow_text", "v2meow_coarse", "v2meow_coarse_audio",
+}  # fmt: skip
 
 
 def _config(name: str) -> dict[str, Any]:
@@ -76,7 +98,8 @@ def generating_configs() -> list[str]:
     for path in sorted((ROOT / "experiments").glob("*.yaml")):
         model = (_config(path.stem).get("model") or {}).get("class_path")
         debug = ROOT / "experiments" / "debug" / path.name
-        if model and debug.is_file() and callable(getattr(_model_class(path.stem), "generate_from_video", None)):
+        generates = callable(getattr(_model_class(path.stem), "generate_from_video", None)) if model else False
+        if debug.is_file() and generates and path.stem not in PARTS:
             names.append(path.stem)
     return names
 
@@ -142,7 +165,7 @@ def moving_figure(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 def test_every_generating_model_class_is_covered() -> None:
     names = generating_configs()
     assert {"foley_music", "audeo"} <= set(names)
-    assert all(stage in names for chain in CHAINS.values() for stage in chain.values())
+    assert all(stage in names or stage in PARTS for chain in CHAINS.values() for stage in chain.values())
     assert {_config(n)["model"]["class_path"] for n in names} >= {"models.audeo.Audeo", "models.foley_music.FoleyMusic"}
 
 
