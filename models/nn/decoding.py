@@ -13,7 +13,9 @@ keeps the best ``beam_size`` others running; an EOS extension is finished only w
 ``beam_size`` (as in fairseq), which makes ``beam_size=1`` exactly greedy decoding. An item stops when it has
 ``beam_size`` finished hypotheses and no running one can still beat the worst of them (an exact bound:
 log-probabilities only decrease, and the normalised bound uses the most favourable remaining length). Hypotheses
-still running at ``max_len`` are finished as they are.
+still running at ``max_len`` are finished as they are. A surviving hypothesis stays in its parent's cache row where
+that row is free (rows of a beam are interchangeable), so reordering the cache copies only the rows of the others;
+the step's bookkeeping runs on Python lists with one transfer of the top candidates per step.
 
 Per-step logit masks (:func:`sample`'s ``allowed``, bool ``[P, V]``): step ``t`` may only emit the ids allowed by
 row ``t % P``, e.g. a flattened residual-VQ sequence whose level ``t % P`` owns its own id range.
@@ -133,12 +135,12 @@ def sample(
         else:
             probs = _filter_logits(logits.float(), temperature, top_k).softmax(-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
-        scores = scores + torch.where(done, torch.zeros_like(scores), logp.gather(1, nxt[:, None]).squeeze(1))
+        nxt = nxt.masked_fill(done, pad)
+        scores += logp.gather(1, nxt[:, None]).squeeze(1).masked_fill(done, 0.0)
         out[:, t] = nxt
-        newly = (~done) & (nxt == eos)
-        lengths = torch.where(newly, torch.full_like(lengths, t + 1), lengths)
-        done = done | newly
+        newly = (nxt == eos) & ~done
+        lengths.masked_fill_(newly, t + 1)
+        done |= newly
         tokens = nxt
         if bool(done.all()):
             out = out[:, : t + 1]
@@ -204,14 +206,16 @@ def beam_search(
     """
     device = device or torch.device("cpu")
     k = beam_size
+    rows = batch_size * k
     cache = reorder_cache(cache, torch.arange(batch_size, device=device).repeat_interleave(k))
-    tokens = torch.full((batch_size * k,), sos, dtype=torch.long, device=device)
-    history = torch.zeros((batch_size * k, 0), dtype=torch.long, device=device)
+    tokens = torch.full((rows,), sos, dtype=torch.long, device=device)
+    history = torch.full((rows, max_len), pad, dtype=torch.long, device=device)
     # only the first beam of each item is live at the start (the others would duplicate it)
     beam_scores = torch.full((batch_size, k), float("-inf"), device=device)
     beam_scores[:, 0] = 0.0
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch_size)]
     done = [False] * batch_size
+    stay = list(range(rows))
 
     def norm(score: float, length: int) -> float:
         return score / (length**length_penalty) if length_penalty else score
@@ -227,46 +231,61 @@ def beam_search(
         vocab = logp.shape[-1]
         cand = (beam_scores.view(-1, 1) + logp).view(batch_size, k * vocab)
         top_scores, top_ids = cand.topk(min(2 * k, k * vocab), dim=1)
-        top_beams, top_tokens = top_ids // vocab, top_ids % vocab
-        new_scores = torch.full((batch_size, k), float("-inf"), device=device)
-        new_src = torch.zeros((batch_size, k), dtype=torch.long, device=device)
-        new_tok = torch.full((batch_size, k), pad, dtype=torch.long, device=device)
-        ts, tb, tt = top_scores.tolist(), top_beams.tolist(), top_tokens.tolist()
+        ts, ti = top_scores.tolist(), top_ids.tolist()
         last = t == max_len - 1
+        # next step's rows: by default a row stays where it is, inert (score -inf, token pad)
+        src, new_tok, new_scores = list(stay), [pad] * rows, [float("-inf")] * rows
         for b in range(batch_size):
             if done[b]:
                 continue
-            kept = 0
-            for rank, (score, beam, token) in enumerate(zip(ts[b], tb[b], tt[b])):
+            kept: list[tuple[float, int, int]] = []  # (score, parent row, token), best first
+            for rank, (score, flat) in enumerate(zip(ts[b], ti[b])):
                 if score == float("-inf"):
                     break
+                beam, token = divmod(flat, vocab)
                 row = b * k + beam
                 if token == eos or last:
                     if rank < k:  # as in fairseq: only EOS among the k best ends a hypothesis (k=1 == greedy)
-                        add(b, score, history[row].tolist() + [token])
+                        add(b, score, history[row, :t].tolist() + [token])
                     continue
-                if kept < k:
-                    new_scores[b, kept], new_src[b, kept], new_tok[b, kept] = score, row, token
-                    kept += 1
+                if len(kept) < k:
+                    kept.append((score, row, token))
+            # a hypothesis continues in its parent's row when that row is still free, so that reordering the
+            # cache moves as few rows as possible (the rows of a beam are interchangeable)
+            slot: dict[int, tuple[float, int, int]] = {}
+            others = []
+            for hyp in kept:
+                if hyp[1] in slot:
+                    others.append(hyp)
+                else:
+                    slot[hyp[1]] = hyp
+            free = (r for r in range(b * k, b * k + k) if r not in slot)
+            for hyp in others:
+                slot[next(free)] = hyp
+            for r, (score, parent, token) in slot.items():
+                src[r], new_tok[r], new_scores[r] = parent, token, score
             if len(finished[b]) == k:
-                best_running = new_scores[b, 0].item()
+                best_running = kept[0][0] if kept else float("-inf")
                 if best_running == float("-inf"):
                     done[b] = True
                 else:
                     bound = norm(best_running, max_len if length_penalty > 0 else t + 2)
                     done[b] = bound <= finished[b][-1][0]
-            elif last or kept == 0:
+            elif last or not kept:
                 done[b] = True
         if all(done):
             break
-        for b in range(batch_size):  # finished items: keep their rows alive but inert
+        for b in range(batch_size):  # finished items: their rows stay inert
             if done[b]:
-                new_src[b] = b * k
-                new_scores[b] = float("-inf")
-        src = new_src.view(-1)
-        history = torch.cat([history.index_select(0, src), new_tok.view(-1, 1)], dim=1)
-        cache = reorder_cache(cache, src)
-        tokens = new_tok.view(-1)
-        beam_scores = new_scores
+                new_scores[b * k : b * k + k] = [float("-inf")] * k
+                new_tok[b * k : b * k + k] = [pad] * k
+                src[b * k : b * k + k] = stay[b * k : b * k + k]
+        if src != stay:
+            index = torch.tensor(src, dtype=torch.long, device=device)
+            history = history.index_select(0, index)
+            cache = reorder_cache(cache, index)
+        tokens = torch.tensor(new_tok, dtype=torch.long, device=device)
+        history[:, t] = tokens
+        beam_scores = torch.tensor(new_scores, dtype=beam_scores.dtype, device=device).view(batch_size, k)
     best = [max(f, key=lambda pair: pair[0]) if f else (float("-inf"), []) for f in finished]
     return _pack([seq for _, seq in best], [score for score, _ in best], pad, device)

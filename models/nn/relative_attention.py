@@ -16,9 +16,10 @@ implementations; the default) or learned per head (``[H, M, D]``, Shaw et al.'s 
 embeddings split by head); every function below broadcasts over a table of 1 or H heads.
 
 Cached decoding keeps keys and values in preallocated buffers (:class:`KVBuffer`, grown by doubling when a sequence
-outlasts them) that each step writes one position into, instead of concatenating the whole cache every step. A single
-new query (the usual decoding step) sees every cached key, so it needs neither the causal mask nor the skew: its
-relative logits are one ``[1, D] x [D, Lk]`` product with the table's last ``Lk`` rows.
+outlasts them) that each step writes one position into, instead of concatenating the whole cache every step; beam
+search reorders them in place. A single new query (the usual decoding step, :meth:`RelativeSelfAttention.step_one`)
+sees every cached key, so it needs neither the causal mask nor the skew: its relative logits are one
+``[1, D] x [D, Lk]`` product with the table's last ``Lk`` rows (no term over the whole cache is rebuilt).
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ class KVBuffer:
     """Keys and values of the first ``length`` positions, preallocated for cached decoding.
 
     Stored time-major (``[capacity, B, H, D]``) so that the filled part is one contiguous block: :meth:`append`
-    writes the new positions into it, :meth:`reorder` (called by :func:`models.nn.decoding.reorder_cache` for beam
-    search) gathers the rows into a second block of the same size in one pass and swaps the two, so no step
-    allocates or concatenates. A reordered buffer takes the storage over: the buffer it came from is emptied.
+    writes the new positions into it (doubling the capacity when a sequence outlasts it), so no step allocates or
+    concatenates. :meth:`reorder` (called by :func:`models.nn.decoding.reorder_cache` for beam search) follows the
+    surviving rows in place: only the rows whose source differs are copied (beam search keeps a hypothesis in its
+    parent's row where it can, so a step usually moves a few of the rows). A reordered buffer takes the storage
+    over: the buffer it came from is emptied.
     """
 
-    def __init__(self, keys: Tensor, values: Tensor, length: int, spare: Optional[tuple[Tensor, Tensor]] = None):
-        self.keys, self.values, self.length, self.spare = keys, values, length, spare
+    def __init__(self, keys: Tensor, values: Tensor, length: int):
+        self.keys, self.values, self.length = keys, values, length
 
     @classmethod
     def empty(cls, like: Tensor, capacity: int) -> KVBuffer:
@@ -67,30 +70,44 @@ class KVBuffer:
             keys = self.keys.new_empty((capacity, *self.keys.shape[1:]))
             values = self.values.new_empty((capacity, *self.values.shape[1:]))
             keys[:start], values[:start] = self.keys[:start], self.values[:start]
-            self.keys, self.values, self.spare = keys, values, None
+            self.keys, self.values = keys, values
         self.keys[start:end] = k.permute(2, 0, 1, 3)
         self.values[start:end] = v.permute(2, 0, 1, 3)
         self.length = end
         return self._view(self.keys), self._view(self.values)
 
-    def reorder(self, index: Tensor) -> KVBuffer:
-        """The buffer holding batch rows ``index`` (any count, repeats allowed) of this one's filled part."""
+    def append_one(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write one position's ``k``, ``v`` [B, H, D] (any strides); return the keys and values of every position
+        as ``[length, B * H, D]`` views of the buffer (no copy: the decoding step multiplies them in place)."""
         self._check()
-        n = self.length
-        same = self.spare is not None and self.spare[0].shape[1] == index.shape[0]
-        if same:
-            keys, values = self.spare
+        t = self.length
+        if t == self.keys.shape[0]:
+            self.append(k[:, :, None], v[:, :, None])
+        else:
+            self.keys[t].copy_(k)
+            self.values[t].copy_(v)
+            self.length = t + 1
+        n, (_, b, h, d) = self.length, self.keys.shape
+        return self.keys[:n].view(n, b * h, d), self.values[:n].view(n, b * h, d)
+
+    def reorder(self, index: Tensor) -> KVBuffer:
+        """The buffer holding batch rows ``index`` (any count, repeats allowed) of this one's filled part: the same
+        storage with the changed rows copied when the batch keeps its size (and autograd is off), else a new one."""
+        self._check()
+        n, b = self.length, self.keys.shape[1]
+        if index.shape[0] == b and not torch.is_grad_enabled():
+            moved = (index != torch.arange(b, device=index.device)).nonzero().squeeze(1)
+            if moved.numel():  # the sources are read out before any row is written
+                source = index.index_select(0, moved)
+                for block in (self.keys, self.values):
+                    block[:n].index_copy_(1, moved, block[:n].index_select(1, source))
+            keys, values = self.keys, self.values
         else:
             shape = (self.keys.shape[0], index.shape[0], *self.keys.shape[2:])
             keys, values = self.keys.new_empty(shape), self.values.new_empty(shape)
-        if torch.is_grad_enabled():  # out= does not support autograd
             keys[:n], values[:n] = self.keys[:n].index_select(1, index), self.values[:n].index_select(1, index)
-        else:
-            torch.index_select(self.keys[:n], 1, index, out=keys[:n])
-            torch.index_select(self.values[:n], 1, index, out=values[:n])
-        spare = (self.keys, self.values) if self.keys.shape[1] == index.shape[0] else None
-        self.keys = self.values = self.spare = None
-        return KVBuffer(keys, values, n, spare)
+        self.keys = self.values = None
+        return KVBuffer(keys, values, n)
 
 
 def relative_embeddings(table: Tensor, key_len: int) -> Tensor:
@@ -203,6 +220,36 @@ class RelativeSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         return self.out(y.transpose(1, 2).reshape(b, lq, -1)), cache
 
+    def step_one(self, x: Tensor, cache: KVCache) -> Tensor:
+        """One decoding step without dropout: ``x`` [B, D] is the next position, ``cache`` (a dict, possibly empty)
+        gets its key/value buffer extended in place -> ``[B, D]``.
+
+        Equal to :meth:`forward` on ``x[:, None]`` in eval mode, in fewer operations: keys and values stay in the
+        buffer (attention multiplies ``[length, B * H, D]`` views of it, no permuted copies), the relative logits are
+        one product of the query with the table's last ``length`` rows, and they enter the scores together with the
+        key logits in one ``baddbmm``.
+        """
+        b = x.shape[0]
+        h, d = self.num_heads, self.head_dim
+        qkv = F.linear(x, self.qkv.weight, self.qkv.bias).view(b, 3, h, d)
+        buffer = cache.get("kv")
+        if buffer is None:
+            buffer = cache["kv"] = KVBuffer.empty(qkv[:, 1, :, None], self.relative.shape[1])
+        keys, values = buffer.append_one(qkv[:, 1], qkv[:, 2])  # [L, B*H, D]
+        lk = keys.shape[0]
+        q = qkv[:, 0]  # [B, H, D]
+        table = relative_embeddings(self.relative, lk)  # [1 or H, L, D]
+        if table.shape[0] == 1:
+            rel = torch.mm(q.reshape(b * h, d), table[0].t())
+        else:
+            rel = torch.matmul(q.unsqueeze(2), table.transpose(1, 2))  # [B, H, 1, L]
+        scale = d**-0.5
+        scores = torch.baddbmm(
+            rel.view(b * h, 1, lk), q.reshape(b * h, 1, d), keys.permute(1, 2, 0), beta=scale, alpha=scale
+        )
+        y = torch.bmm(scores.softmax(-1), values.transpose(0, 1))  # [B*H, 1, D]
+        return F.linear(y.view(b, h * d), self.out.weight, self.out.bias)
+
 
 class CrossAttention(nn.Module):
     """Multi-head attention from decoder states to an encoder memory (Foley Music Eq. 4); K/V cacheable.
@@ -227,7 +274,15 @@ class CrossAttention(nn.Module):
         """Project the memory [B, S, Dm] once into per-head keys/values (reused at every decoding step)."""
         b, s, _ = memory.shape
         k, v = self.kv(memory).view(b, s, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return {"k": k, "v": v}
+        return {"k": k.contiguous(), "v": v.contiguous()}
+
+    def step_one(self, x: Tensor, cache: KVCache, attn_mask: Optional[Tensor] = None) -> Tensor:
+        """One decoding step without dropout: ``x`` [B, D], the memory's ``cache`` (:meth:`memory_kv`) and
+        ``attn_mask`` (bool [B, 1, 1, S], True where a memory position may be seen) -> ``[B, D]``."""
+        b = x.shape[0]
+        q = F.linear(x, self.q.weight, self.q.bias).view(b, self.num_heads, 1, self.head_dim)
+        y = F.scaled_dot_product_attention(q, cache["k"], cache["v"], attn_mask=attn_mask)
+        return F.linear(y.view(b, -1), self.out.weight, self.out.bias)
 
     def forward(
         self,

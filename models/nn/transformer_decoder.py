@@ -4,7 +4,11 @@ Transformer), cross-attention to an encoder memory, and a key/value cache for in
 The decoder follows one protocol shared with :class:`models.nn.gru_decoder.GRUDecoder` so the search routines in
 :mod:`models.nn.decoding` drive either: ``forward(tokens, memory)`` for teacher forcing, ``init_cache(memory)`` and
 ``step(tokens, cache)`` for decoding. A cache is a dict of tensors whose first axis is the batch (so beam search can
-reorder it with ``index_select``) plus integer bookkeeping.
+reorder it with ``index_select``), key/value buffers that reorder themselves, plus integer bookkeeping. A step of one
+position in eval mode (every decoding loop) runs :meth:`DecoderBlock.step_one`: the same function as the blocks'
+``forward`` on 2-D activations with functional calls, the self-attention keys and values written into preallocated
+buffers, the relative logits of the one query row only, the cross-attention mask built once per sequence and the
+absolute position encodings read from a table instead of computed at every step.
 
 Decoder-only mode (``cross_attention=False``, a GPT-style prior): no cross-attention sub-layer and no memory; a
 per-sequence condition vector (``condition_dim``) can instead be joined to every token's embedding. Concatenating
@@ -30,6 +34,7 @@ import math
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.nn.relative_attention import CrossAttention, RelativeSelfAttention
@@ -39,12 +44,9 @@ Cache = dict[str, Any]
 
 def sinusoidal_encoding(positions: Tensor, dim: int) -> Tensor:
     """Sinusoidal encodings ``[..., dim]`` of (possibly fractional) ``positions`` ``[...]`` (Vaswani et al. §3.5)."""
-    position = positions.to(torch.float32)[..., None]
     freq = torch.exp(torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    enc = torch.zeros(*positions.shape, dim, device=positions.device)
-    enc[..., 0::2] = torch.sin(position * freq)
-    enc[..., 1::2] = torch.cos(position * freq[: dim // 2])
-    return enc
+    angle = positions.to(torch.float32)[..., None] * freq
+    return torch.stack((angle.sin(), angle.cos()), dim=-1).flatten(-2)[..., :dim]  # sin, cos interleaved
 
 
 def sinusoidal_positions(length: int, dim: int, offset: int = 0, device: Optional[torch.device] = None) -> Tensor:
@@ -116,6 +118,24 @@ class DecoderBlock(nn.Module):
                 x = x + self.drop(sub(self.norms[i](x)))
             else:
                 x = self.norms[i](x + self.drop(sub(x)))
+        return x
+
+    def step_one(self, x: Tensor, cache: Cache, memory_mask: Optional[Tensor] = None) -> Tensor:
+        """One decoding step in eval mode (no dropout): ``x`` [B, D] -> ``[B, D]``, equal to :meth:`forward` on
+        ``x[:, None]`` with ``cache``; functional calls on 2-D activations instead of sub-module calls.
+        ``memory_mask``: bool [B, 1, 1, S], True where a memory position may be seen."""
+        first, second = self.ff[0], self.ff[3]
+
+        def feed_forward(h: Tensor) -> Tensor:
+            return F.linear(F.relu(F.linear(h, first.weight, first.bias)), second.weight, second.bias)
+
+        subs = [lambda h: self.self_attn.step_one(h, cache["self"])]
+        if self.cross_attn is not None:
+            subs.append(lambda h: self.cross_attn.step_one(h, cache["cross"], memory_mask))
+        subs.append(feed_forward)
+        for norm, sub in zip(self.norms, subs):
+            args = (norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+            x = x + sub(F.layer_norm(x, *args)) if self.norm_first else F.layer_norm(x + sub(x), *args)
         return x
 
 
@@ -191,6 +211,7 @@ class TransformerDecoder(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
+        self._position_table: Optional[Tensor] = None  # not a buffer: derived, rebuilt per device (see _positions)
 
     def clock(self, tokens: Tensor, start: Optional[Tensor] = None) -> Tensor:
         """Clock ``[B, L]`` after each of ``tokens`` [B, L] (``start`` [B]: the clock before them, default 0)."""
@@ -227,10 +248,19 @@ class TransformerDecoder(nn.Module):
         if condition is not None:
             x = x + self.condition(condition)[:, None, :]
         if self.absolute_positions:
-            x = x + sinusoidal_positions(tokens.shape[1], self.d_model, offset, tokens.device)
+            x = x + self._positions(tokens.shape[1], offset, tokens.device)
         if clock is not None:
             x = x + sinusoidal_encoding(clock, self.d_model)
         return self.drop(x)
+
+    def _positions(self, length: int, offset: int, device: torch.device) -> Tensor:
+        """Sinusoidal encodings of positions ``offset .. offset + length - 1``, rows of a table computed once (per
+        device, at least ``max_len`` rows) instead of at every decoding step."""
+        table = self._position_table
+        if table is None or table.device != device or offset + length > table.shape[0]:
+            table = sinusoidal_positions(max(self.max_len, offset + length), self.d_model, device=device)
+            self._position_table = table
+        return table[offset : offset + length]
 
     def forward(
         self,
@@ -265,6 +295,8 @@ class TransformerDecoder(nn.Module):
         batch = ref.shape[0] if ref is not None else batch_size
         device = ref.device if ref is not None else self.embed.weight.device
         cache: Cache = {"pos": 0, "memory_padding_mask": memory_padding_mask}
+        # the cross-attention mask of every single-position step, built once (True: a memory position to attend to)
+        cache["memory_mask"] = None if memory_padding_mask is None else ~memory_padding_mask[:, None, None, :]
         if condition is not None:
             cache["condition"] = condition
         if self.token_advance is not None:
@@ -276,15 +308,28 @@ class TransformerDecoder(nn.Module):
 
     def step(self, tokens: Tensor, cache: Cache, extra: Optional[Tensor] = None) -> tuple[Tensor, Cache]:
         """Incremental decoding: ``tokens`` [B, l] are the next ``l`` inputs (``extra`` [B, l, d_model]: added to
-        their embeddings) -> logits ``[B, l, V]``, updated cache."""
+        their embeddings) -> logits ``[B, l, V]``, updated cache.
+
+        One position in eval mode (the decoding loop) takes :meth:`DecoderBlock.step_one`, which computes the same
+        function with fewer operations; several positions, or training mode (dropout), run the blocks' ``forward``."""
         clock = None
         if self.token_advance is not None:
             clock = self.clock(tokens, cache["clock"])
             cache["clock"] = clock[:, -1]
         x = self._embed(tokens, cache["pos"], clock, cache.get("condition"), extra)
+        cache["pos"] += tokens.shape[1]
+        if tokens.shape[1] == 1 and not self.training:
+            x = x[:, 0]
+            mask = cache.get("memory_mask")
+            if mask is None and cache.get("memory_padding_mask") is not None:
+                mask = ~cache["memory_padding_mask"][:, None, None, :]
+            for i, layer in enumerate(self.layers):
+                x = layer.step_one(x, cache[f"layer{i}"], mask)
+            n = self.norm
+            x = F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps)
+            return F.linear(x, self.head.weight, self.head.bias)[:, None], cache
         for i, layer in enumerate(self.layers):
             x = layer(x, None, cache["memory_padding_mask"], cache=cache[f"layer{i}"])
-        cache["pos"] += tokens.shape[1]
         return self.head(self.norm(x)), cache
 
     def prefill(self, prefix: Tensor, cache: Cache, extra: Optional[Tensor] = None) -> tuple[Tensor, Cache]:

@@ -181,3 +181,51 @@ def test_sampling_temperature_and_top_k() -> None:
     assert after_eos.any() and (hot.tokens[after_eos] == PAD).all()  # PAD after EOS
     with pytest.raises(ValueError, match="temperature"):
         sample(step, None, 1, SOS, EOS, PAD, max_len=2, temperature=0.0)
+
+
+class RecordingCache:
+    """A cache object that records every reorder index it is given (and stays itself)."""
+
+    def __init__(self) -> None:
+        self.indices: list[list[int]] = []
+
+    def reorder(self, index: torch.Tensor) -> RecordingCache:
+        self.indices.append(index.tolist())
+        return self
+
+
+def test_beam_search_keeps_each_hypothesis_in_its_parents_row_when_it_can() -> None:
+    """Reordering moves as few cache rows as possible: every parent row keeps one of its children, so only the rows
+    of dropped hypotheses receive a copy; the result is the one found with a plain cache."""
+    gen = torch.Generator().manual_seed(5)
+    table = (torch.randn(8, 8, generator=gen) * 1.5).log_softmax(-1)
+    table[:, [SOS, PAD]] = -1e9
+    step = MarkovToy(table)
+    cache = RecordingCache()
+    result = beam_search(step, cache, 2, SOS, EOS, PAD, max_len=8, beam_size=3)
+    plain = beam_search(step, None, 2, SOS, EOS, PAD, max_len=8, beam_size=3)
+    assert torch.equal(result.tokens, plain.tokens)
+    assert cache.indices[0] == [0, 0, 0, 1, 1, 1]  # the expansion to beams
+    assert len(cache.indices) > 2
+    for index in cache.indices[1:]:
+        assert all(index[parent] == parent for parent in set(index)), index
+        assert all(parent // 3 == row // 3 for row, parent in enumerate(index))  # rows stay within their item
+
+
+@pytest.mark.parametrize("index", [0, 3])
+def test_cached_greedy_tokens_equal_the_uncached_loop(index: int) -> None:
+    """Greedy decoding through the cache picks the tokens of the released-style loop that re-runs the prefix."""
+    decoder = _decoders()[index]
+    memory = torch.randn(2, 5, 32)
+    step = decoder_step(decoder)
+
+    def no_eos(tokens: torch.Tensor, cache: object) -> tuple[torch.Tensor, object]:
+        logits, cache = step(tokens, cache)
+        return logits.masked_fill(torch.arange(8) == EOS, float("-inf")), cache
+
+    cached = greedy(no_eos, decoder.init_cache(memory), 2, SOS, EOS, PAD, max_len=14).tokens
+    seq = torch.full((2, 1), SOS)
+    for _ in range(14):
+        logits = decoder(seq, memory)[:, -1].masked_fill(torch.arange(8) == EOS, float("-inf"))
+        seq = torch.cat([seq, logits.argmax(-1, keepdim=True)], 1)
+    assert torch.equal(cached, seq[:, 1:])

@@ -7,6 +7,7 @@ import torch
 
 from models.nn.decoding import reorder_cache
 from models.nn.relative_attention import (
+    KVBuffer,
     RelativeSelfAttention,
     causal_mask,
     naive_relative_logits,
@@ -105,3 +106,24 @@ def test_reordered_buffer_follows_the_rows_and_empties_the_old_one() -> None:
         x = x[index]
     y, _ = attn(x[:, 4:], cache)
     assert torch.allclose(y, attn(x)[0][:, 4:], atol=1e-5)
+
+
+def test_in_place_reorder_copies_the_changed_rows_only_and_matches_a_gather() -> None:
+    """Same batch size: the storage is kept and only rows whose source differs are written (swaps included, whose
+    sources must be read before they are overwritten); a new size gathers into new storage."""
+    torch.manual_seed(0)
+    buffer = KVBuffer.empty(torch.zeros(4, 2, 1, 3), capacity=8)
+    k, v = torch.randn(4, 2, 5, 3), torch.randn(4, 2, 5, 3)
+    buffer.append(k, v)
+    storage = buffer.keys.data_ptr()
+    with torch.no_grad():
+        for index in (torch.tensor([1, 0, 2, 3]), torch.tensor([0, 0, 3, 3]), torch.tensor([3, 2, 1, 0])):
+            buffer = buffer.reorder(index)
+            k, v = k[index], v[index]
+            assert buffer.keys.data_ptr() == storage
+            assert torch.equal(buffer._view(buffer.keys), k) and torch.equal(buffer._view(buffer.values), v)
+        wider = buffer.reorder(torch.tensor([2, 2, 0, 1, 3, 3]))
+    assert torch.equal(wider._view(wider.keys), k[[2, 2, 0, 1, 3, 3]])
+    assert wider.keys.data_ptr() != storage and wider.length == 5
+    with pytest.raises(RuntimeError, match="reordered"):
+        buffer.append(k[:, :, :1], v[:, :, :1])
