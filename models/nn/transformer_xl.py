@@ -13,11 +13,13 @@ segment, negative distances included. Padded keys are masked, except a query's o
 output nobody reads, never has an empty softmax).
 
 Keys do not depend on the query's position, so the keys and values of earlier positions can be cached:
-:meth:`XLStack.init_cache` projects the segment memory once and :meth:`XLStack.step` appends positions, giving the
-same outputs as the full :meth:`XLStack.forward` (causal stacks only).
+:meth:`XLStack.init_cache` projects the segment memory once (into a preallocated buffer that the steps extend in
+place) and :meth:`XLStack.step` appends positions, projecting the relative encodings once per segment instead of at
+every step, giving the same outputs as the full :meth:`XLStack.forward` (causal stacks only).
 
 :class:`XLStack` works on embeddings (a model with its own embeddings, e.g. an encoder-decoder); :class:`TransformerXL`
-is a token language model around one.
+is a token language model around one. Both take a segment's arguments in one order: ``(x or tokens, memory, padding,
+context, context_mask)``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.nn.relative_attention import CrossAttention
+from models.nn.relative_attention import CrossAttention, KVBuffer
 from models.nn.transformer_decoder import sinusoidal_encoding
 
 Cache = dict[str, Any]
@@ -69,27 +71,40 @@ class RelativeXLAttention(nn.Module):
         b, length, _ = x.shape
         return x.view(b, length, self.num_heads, self.head_dim).transpose(1, 2)
 
+    def project(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values ``[B, H, L, d_head]`` of (normalised) hidden states ``h`` [B, L, D]."""
+        q, k, v = self.qkv(h).chunk(3, dim=-1)
+        return self._heads(q), self._heads(k), self._heads(v)
+
     def project_kv(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values ``[B, H, L, d_head]`` of hidden states ``h`` [B, L, D]."""
-        _, k, v = self.qkv(h).chunk(3, dim=-1)
-        return self._heads(k), self._heads(v)
+        return self.project(h)[1:]
 
-    def forward(self, x: Tensor, k: Tensor, v: Tensor, key_padding: Optional[Tensor] = None) -> Tensor:
-        """Queries from ``x`` [B, Lq, D], the last ``Lq`` of the ``Lk`` positions whose keys / values ``k``, ``v``
-        [B, H, Lk, d_head] are given (memory and earlier positions first); ``key_padding`` [B, Lk] True = padded."""
-        q = self._heads(self.qkv(x).chunk(3, dim=-1)[0])
+    def relative(self, low: int, high: int, device: torch.device) -> Tensor:
+        """The projected encodings ``W_R R_d`` of the distances ``low .. high - 1``: ``[H, high - low, d_head]``."""
+        rel = self.r(sinusoidal_encoding(torch.arange(low, high, device=device), self.num_heads * self.head_dim))
+        return rel.view(high - low, self.num_heads, self.head_dim).transpose(0, 1)
+
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, key_padding: Optional[Tensor] = None, rel: Optional[Tensor] = None
+    ) -> Tensor:
+        """Queries ``q`` [B, H, Lq, d_head], the last ``Lq`` of the ``Lk`` positions whose keys / values ``k``, ``v``
+        [B, H, Lk, d_head] are given (memory and earlier positions first); ``key_padding`` [B, Lk] True = padded;
+        ``rel``: :meth:`relative` from the smallest distance (0 if causal, else ``-(Lq - 1)``) for at least the
+        ``Lk`` distances needed (computed when None) -> ``[B, Lq, D]``."""
         lq, lk = q.shape[2], k.shape[2]
-        qpos = torch.arange(lk - lq, lk, device=x.device)[:, None]
-        dist = qpos - torch.arange(lk, device=x.device)[None, :]  # [Lq, Lk]: >= 0 for keys at or before the query
+        qpos = torch.arange(lk - lq, lk, device=q.device)[:, None]
+        dist = qpos - torch.arange(lk, device=q.device)[None, :]  # [Lq, Lk]: >= 0 for keys at or before the query
         low = 0 if self.causal else -(lq - 1)
-        rel = self.r(sinusoidal_encoding(torch.arange(low, lk, device=x.device), q.shape[1] * self.head_dim))
-        rel = rel.view(lk - low, self.num_heads, self.head_dim).transpose(0, 1)  # [H, distances, d]
+        if rel is None:
+            rel = self.relative(low, lk, q.device)
+        rel = rel[:, : lk - low]  # [H, distances, d]
         content = torch.matmul(q + self.u[:, None], k.transpose(-1, -2))
         position = torch.matmul(q + self.v[:, None], rel.transpose(-1, -2))  # [B, H, Lq, distances]
         index = (dist - low).clamp(0, lk - low - 1)
         position = position.gather(-1, index.expand(*position.shape[:2], lq, lk))
         logits = (content + position) * self.head_dim**-0.5
-        masked = (dist < 0)[None, None] if self.causal else None
+        masked = (dist < 0)[None, None] if self.causal and lq > 1 else None
         if key_padding is not None:
             padded = key_padding[:, None, None, :] & (dist != 0)[None, None]
             masked = padded if masked is None else masked | padded
@@ -97,7 +112,26 @@ class RelativeXLAttention(nn.Module):
             logits = logits.masked_fill(masked, float("-inf"))
         weights = F.dropout(logits.softmax(-1), self.dropout, self.training)
         y = torch.matmul(weights, v)
-        return self.out(y.transpose(1, 2).reshape(x.shape[0], lq, -1))
+        return self.out(y.transpose(1, 2).reshape(q.shape[0], lq, -1))
+
+    def attend_last(
+        self, q: Tensor, k: Tensor, v: Tensor, rel_keys: Tensor, key_padding: Optional[Tensor] = None
+    ) -> Tensor:
+        """One query ``q`` [B, H, 1, d_head] at the last of the ``Lk`` positions of ``k``, ``v`` (a causal decoding
+        step): :meth:`attend` without masks of distances, ``rel_keys`` [H, Lk, d_head] being the projected encodings
+        of each key's distance to the query (``Lk - 1`` down to 0) -> ``[B, 1, D]``."""
+        scale = self.head_dim**-0.5
+        position = torch.matmul(q + self.v[:, None], rel_keys.transpose(-1, -2)) * scale  # [B, H, 1, Lk]
+        if key_padding is not None:
+            padded = key_padding.clone()
+            padded[:, -1] = False  # the query sees itself
+            position = position.masked_fill(padded[:, None, None, :], float("-inf"))
+        y = F.scaled_dot_product_attention(q + self.u[:, None], k, v, attn_mask=position)
+        return self.out(y.transpose(1, 2).reshape(q.shape[0], 1, -1))
+
+    def forward(self, x: Tensor, k: Tensor, v: Tensor, key_padding: Optional[Tensor] = None) -> Tensor:
+        """Queries from ``x`` [B, Lq, D] (:meth:`attend`)."""
+        return self.attend(self.project(x)[0], k, v, key_padding)
 
 
 class XLBlock(nn.Module):
@@ -124,13 +158,22 @@ class XLBlock(nn.Module):
     def forward(
         self,
         x: Tensor,
+        q: Tensor,
         k: Tensor,
         v: Tensor,
         key_padding: Optional[Tensor],
         context_kv: Optional[dict[str, Tensor]],
         context_mask: Optional[Tensor],
+        rel: Optional[Tensor] = None,
+        rel_keys: Optional[Tensor] = None,
     ) -> Tensor:
-        x = x + self.drop(self.attn(self.norms[0](x), k, v, key_padding))
+        """``x`` [B, Lq, D] with its self-attention queries ``q`` and the keys / values ``k``, ``v`` of
+        ``[memory; earlier; x]`` (:meth:`RelativeXLAttention.project` of the normalised states); ``rel``: the
+        relative encodings from the smallest distance, or (``rel_keys``) one per key for a single causal query."""
+        if rel_keys is not None:
+            x = x + self.drop(self.attn.attend_last(q, k, v, rel_keys, key_padding))
+        else:
+            x = x + self.drop(self.attn.attend(q, k, v, key_padding, rel))
         if self.cross is not None:
             x = x + self.drop(self.cross(self.norms[1](x), None, context_mask, context_kv))
         return x + self.drop(self.ff(self.norms[-1](x)))
@@ -215,9 +258,9 @@ class XLStack(nn.Module):
         for i, layer in enumerate(self.layers):
             hidden.append(x)
             full = x if memory is None else torch.cat([memory.states[i], x], dim=1)
-            k, v = layer.attn.project_kv(layer.norms[0](full))
+            q, k, v = layer.attn.project(layer.norms[0](full))  # the memory's queries are dropped
             context_kv = layer.cross.memory_kv(context) if layer.cross is not None else None
-            x = layer(x, k, v, key_padding, context_kv, context_mask)
+            x = layer(x, q[:, :, q.shape[2] - x.shape[1] :], k, v, key_padding, context_kv, context_mask)
         return self.norm(x), self._update(memory, hidden, padding)
 
     def init_cache(
@@ -226,16 +269,20 @@ class XLStack(nn.Module):
         context: Optional[Tensor] = None,
         context_mask: Optional[Tensor] = None,
     ) -> Cache:
-        """A decoding cache for a new segment: the memory's keys / values per layer and the context's projections."""
+        """A decoding cache for a new segment: per layer the memory's keys / values (in a :class:`KVBuffer` that
+        the steps extend in place), the context's projections and the projected relative encodings (computed once,
+        grown by doubling as the keys outnumber them)."""
         if not self.causal:
             raise RuntimeError("XLStack: a bidirectional stack cannot decode step by step")
         if self.cross_attention and context is None:
             raise ValueError("XLStack: this stack attends to a context: pass context [B, S, d_model]")
         layers = []
         for i, layer in enumerate(self.layers):
-            entry: dict[str, Any] = {"hidden": [], "k": None, "v": None}
+            entry: dict[str, Any] = {"hidden": [], "kv": None, "rel": None}
             if memory is not None and memory.length > 0:
-                entry["k"], entry["v"] = layer.attn.project_kv(layer.norms[0](memory.states[i]))
+                k, v = layer.attn.project_kv(layer.norms[0](memory.states[i]))
+                entry["kv"] = KVBuffer.empty(k, 2 * k.shape[2])
+                entry["kv"].append(k, v)
             entry["context"] = layer.cross.memory_kv(context) if layer.cross is not None else None
             layers.append(entry)
         padding = [] if memory is None else [memory.padding]
@@ -247,14 +294,25 @@ class XLStack(nn.Module):
         cache["padding"].append(self._padding(x, padding))
         keys_padding = torch.cat(cache["padding"], dim=1)
         key_padding = keys_padding if bool(keys_padding.any()) else None
+        length = keys_padding.shape[1]
         x = self.drop(x)
         for layer, entry in zip(self.layers, cache["layers"]):
             entry["hidden"].append(x)
-            k, v = layer.attn.project_kv(layer.norms[0](x))
-            if entry["k"] is not None:
-                k, v = torch.cat([entry["k"], k], dim=2), torch.cat([entry["v"], v], dim=2)
-            entry["k"], entry["v"] = k, v
-            x = layer(x, k, v, key_padding, entry["context"], cache["context_mask"])
+            q, k, v = layer.attn.project(layer.norms[0](x))
+            if entry["kv"] is None:
+                entry["kv"] = KVBuffer.empty(k, max(2 * k.shape[2], 64))
+            k, v = entry["kv"].append(k, v)
+            if entry["rel"] is None or entry["rel"].shape[1] < length:
+                # distances size - 1 .. 0: the keys' distances to the last query are the table's last `length` rows
+                size = max(length, 2 * (0 if entry["rel"] is None else entry["rel"].shape[1]))
+                entry["rel"] = layer.attn.relative(0, size, x.device).flip(1)
+            table = entry["rel"]
+            if x.shape[1] == 1:
+                rel_keys = table[:, table.shape[1] - length :]
+                x = layer(x, q, k, v, key_padding, entry["context"], cache["context_mask"], rel_keys=rel_keys)
+            else:
+                rel = table[:, table.shape[1] - length :].flip(1)  # from distance 0
+                x = layer(x, q, k, v, key_padding, entry["context"], cache["context_mask"], rel)
         return self.norm(x)
 
     def cache_mems(self, cache: Cache) -> Memory:
@@ -308,13 +366,15 @@ class TransformerXL(nn.Module):
         self,
         tokens: Tensor,
         memory: Optional[Memory] = None,
+        padding: Optional[Tensor] = None,
         context: Optional[Tensor] = None,
         context_mask: Optional[Tensor] = None,
-        padding: Optional[Tensor] = None,
     ) -> tuple[Tensor, Memory]:
-        """One segment: ``tokens`` [B, L] -> logits ``[B, L, V]`` and the memory for the next segment (see
-        :meth:`XLStack.forward`)."""
-        hidden, memory = self.stack(self._embed(tokens), memory, padding, context, context_mask)
+        """One segment: ``tokens`` [B, L] -> logits ``[B, L, V]`` and the memory for the next segment; the arguments
+        in :meth:`XLStack.forward`'s order."""
+        hidden, memory = self.stack(
+            self._embed(tokens), memory=memory, padding=padding, context=context, context_mask=context_mask
+        )
         return self.head(hidden), memory
 
     def init_cache(

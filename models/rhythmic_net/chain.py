@@ -2,11 +2,15 @@
 
 :func:`soundtrack` runs the three stages of one :class:`~models.rhythmic_net.RhythmicNet` holding their networks:
 
-1. keypoints (given, or extracted offline) in consecutive windows of ``max_frames`` frames (5 s at 60 fps, the
-   training clips) covering the video (:func:`models.video_windows.keypoint_windows`); the beat activations of the
-   windows joined and cut at the video's end, and one DBN beat tracking over the whole video
-   (:func:`metrics.dbn_beat_track`);
-2. the style events of the whole keypoint sequence and the 16th-note rhythm grid anchored at the first beat
+1. keypoints (given, or extracted offline) in overlapping windows of ``max_frames`` frames (5 s at 60 fps, the
+   training clips, each normalised on its own as in training) every ``beat_hop_frames`` frames (150, half a window:
+   ours, the paper and code are silent; the last window ends at the video's end), :func:`video_keypoints`; the beat
+   activations of the windows averaged where they overlap (:func:`overlap_average`: a window's first frame, whose
+   motion is unknown, counts only at the video's start) into one activation over the whole video, and one DBN beat
+   tracking over it (:func:`metrics.dbn_beat_track`); the tempo is the median beat interval (the code: the first
+   5 s, extrapolated);
+2. the style events of the whole keypoint sequence (normalised once over the video) and the 16th-note rhythm grid
+   anchored at the first beat
    (:mod:`models.rhythmic_net.style`), the grid moved back by up to 3 sixteenths so that the beats fall on quarter
    notes of the bars (ours: the paper does not say where bars start); tempo = 60 / (4 × the grid step);
 3. Rhythm2Drum over consecutive ``drum_window_steps`` windows of the rhythm (2 bars, as in training; the code uses
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -93,11 +98,106 @@ def place(midi: Any, start: float, duration: float) -> Any:
     return out
 
 
-def video_beats(model: RhythmicNet, windows: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(activation ``[T]`` at ``fps`` over the whole video, beat times in s) from keypoint windows."""
-    fps = float(model.hparams.fps)
-    activation = model.beat_activation(windows.inputs.to(model.device)).reshape(-1)
-    activation = activation[: max(2, int(round(windows.duration * fps)))].float().cpu()
+def window_starts(frames: int, window: int, hop: int) -> list[int]:
+    """First frames of windows of ``window`` frames every ``hop`` frames covering ``[0, frames)``: the last one ends
+    at ``frames`` (one window from 0 when ``frames <= window``)."""
+    if window < 1 or not 1 <= hop < window:
+        raise ValueError(f"RhythmicNet: beat windows need 1 <= hop < window (they overlap), got hop {hop}, "
+                         f"window {window}")  # fmt: skip
+    if frames <= window:
+        return [0]
+    starts = list(range(0, frames - window + 1, hop))
+    if starts[-1] + window < frames:
+        starts.append(frames - window)
+    return starts
+
+
+def overlap_average(parts: Tensor, starts: list[int], frames: int) -> Tensor:
+    """One activation ``[frames]`` from window activations ``parts`` [W, L] starting at ``starts``: the mean of the
+    windows covering each frame. A window's first frame has no motion (a frame difference needs the frame before),
+    so it counts only at frame 0 of the video; every later frame is covered by another window when they overlap."""
+    if parts.dim() != 2 or parts.shape[0] != len(starts):
+        raise ValueError(f"RhythmicNet: {len(starts)} window starts for activations {tuple(parts.shape)}")
+    length = parts.shape[1]
+    end = max(frames, max(starts) + length)
+    total = parts.new_zeros(end)
+    count = parts.new_zeros(end)
+    for part, start in zip(parts, starts):
+        weight = torch.ones_like(part)
+        if start > 0:
+            weight[0] = 0.0
+        total[start : start + length] += part * weight
+        count[start : start + length] += weight
+    return (total / count.clamp_min(1e-12))[:frames]
+
+
+@dataclass
+class VideoKeypoints:
+    """A video's keypoints at the model's fps: overlapping beat ``windows`` ``[W, window, J, 3]`` starting at frames
+    ``starts`` (each normalised on its own, like the training clips), the whole ``sequence`` ``[frames, J, 3]``
+    (normalised once) and the video's ``duration`` (s)."""
+
+    windows: Tensor
+    starts: list[int]
+    sequence: Tensor
+    duration: float
+
+    @property
+    def frames(self) -> int:
+        return int(self.sequence.shape[0])
+
+
+def video_keypoints(
+    video: str | Path, fps: float, layout: str, window: int, hop: int, keypoints: Optional[str | Path] = None
+) -> VideoKeypoints:
+    """The keypoints of ``video`` from ``keypoints`` (any source :func:`datamodules.keypoints.read_keypoints`
+    reads) or extracted offline (:func:`models.video_windows.extract_keypoints`), resampled to ``fps`` in ``layout``
+    (:func:`datamodules.fields.keypoint_clip`), as overlapping windows (:func:`window_starts`) and as one sequence."""
+    from datamodules.fields import keypoint_clip
+    from datamodules.keypoints import read_keypoints
+    from datamodules.layouts import get_layout
+    from models.video_windows import extract_keypoints, keypoint_source_fps, video_info
+
+    video_fps, duration = video_info(video)
+    if not (np.isfinite(video_fps) and video_fps > 0):
+        raise ValueError(f"RhythmicNet: {video}: unknown frame rate ({video_fps}): cannot time its keypoints")
+    source = extract_keypoints(video) if keypoints is None else Path(keypoints)
+    raw, source_layout = read_keypoints(source)
+    joints = get_layout(source_layout).num_joints
+    if raw.ndim != 3 or raw.shape[1] != joints or raw.shape[2] != 3:
+        raise ValueError(f"RhythmicNet: {source}: keypoints of shape {tuple(raw.shape)}, expected [frames, {joints}, "
+                         f"3] (x, y, confidence) of its {source_layout} layout")  # fmt: skip
+    if not bool((np.nan_to_num(raw[..., 2]) > 0).any()):
+        raise ValueError(f"RhythmicNet: {source}: no visible joint in any of its {len(raw)} frames (nothing moves "
+                         "to read a rhythm from)")  # fmt: skip
+    frames = int(round(duration * fps))
+    if frames < 2 or len(raw) < 2:
+        raise ValueError(f"RhythmicNet: {source}: {len(raw)} keypoint frame(s) for {duration:.3f} s of {video} "
+                         f"({frames} at {fps:g} fps): motion needs at least 2 frames")  # fmt: skip
+    source_fps = keypoint_source_fps(source, video_fps)
+
+    def read(first: int, count: int) -> np.ndarray:
+        out = np.zeros((count, raw.shape[1], 3), dtype=np.float32)
+        lo, hi = max(first, 0), min(first + count, len(raw))
+        if hi > lo:
+            out[lo - first : hi - first] = raw[lo:hi]
+        return out
+
+    def clip(start: int, count: int) -> Tensor:
+        return keypoint_clip(read, source_layout, source_fps, start / fps, count / fps, fps, layout=layout)
+
+    starts = window_starts(frames, window, hop)
+    windows = torch.stack([clip(start, window) for start in starts])
+    return VideoKeypoints(windows, starts, clip(0, frames), float(duration))
+
+
+def video_beats(model: RhythmicNet, video: VideoKeypoints, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """(activation ``[frames]`` at ``fps`` over the whole video, beat times in s): the beat net over the overlapping
+    windows (``batch`` at a time), averaged (:func:`overlap_average`), then one DBN beat tracking."""
+    with torch.no_grad():
+        parts = torch.cat([model.beat_activation(chunk.to(model.device)).float().cpu()
+                           for chunk in video.windows.split(batch)])  # fmt: skip
+    activation = overlap_average(parts, video.starts, video.frames)
     return activation.numpy(), model.track_beats(activation[None])[0]
 
 
@@ -143,10 +243,8 @@ def soundtrack(
     """The soundtrack of ``video`` (see the module docstring): drums, plus the model's instrument unless
     ``instrument`` is ``none``; ``program`` / ``transpose`` edit the added track. ``extra`` holds the beats, the
     style events, the taps, the grid start and the tempo."""
-    from datamodules.layouts import get_layout
     from models.rhythmic_net.model import INSTRUMENTS
     from models.rhythmic_net.style import style_events
-    from models.video_windows import keypoint_windows
     from music.groove import groove_to_midi
 
     h = model.hparams
@@ -167,15 +265,12 @@ def soundtrack(
                              "--instrument none")  # fmt: skip
     model.eval()
     fps = float(h.fps)
-    windows = keypoint_windows(video, h.max_frames / fps, fps, h.keypoint_layout, keypoints)
-    _, beats = video_beats(model, windows)
+    seen = video_keypoints(video, fps, h.keypoint_layout, int(h.max_frames), int(h.beat_hop_frames), keypoints)
+    _, beats = video_beats(model, seen)
     if len(beats) < 2:
         raise ValueError(f"RhythmicNet: no beat found in {video} ({len(beats)} beat(s) tracked): no rhythm to play")
-    joints = get_layout(h.keypoint_layout).num_joints
-    frames = max(2, int(round(windows.duration * fps)))
-    sequence = windows.inputs.reshape(-1, joints, windows.inputs.shape[-1])[:frames]
-    style = style_events(sequence.numpy(), fps)
-    taps, start, step = beat_aligned_grid(beats, style, windows.duration)
+    style = style_events(seen.sequence.numpy(), fps)
+    taps, start, step = beat_aligned_grid(beats, style, seen.duration)
     bpm = 60.0 / (STEPS_PER_BEAT * step)
     groove = drums_for_taps(model, taps)
     drums = groove_to_midi(groove, bpm)
@@ -194,15 +289,16 @@ def soundtrack(
         if not any(track.notes for track in part.instruments):
             log.warning("RhythmicNet: Drum2Music wrote no %s note for %s (an untrained model?)", wanted, video)
         music = merge_tracks(drums, part)
-    midi = place(music, start, windows.duration)
+    midi = place(music, start, seen.duration)
     extra = {"beats": beats, "style": style, "taps": taps, "start": start, "bpm": bpm, "instrument": wanted,
-             "windows": windows.count}  # fmt: skip
+             "windows": len(seen.starts)}  # fmt: skip
     log.info("RhythmicNet: %s: %d beats, %.1f bpm, %d taps, %s", Path(video).name, len(beats), bpm, int(taps.sum()),
              wanted)  # fmt: skip
     return Example(Path(video).stem, midi=midi, extra=extra)
 
 
 __all__ = [
+    "VideoKeypoints",
     "bars_to_midi",
     "beat_aligned_grid",
     "drums_for_taps",
@@ -210,5 +306,8 @@ __all__ = [
     "midi_to_bars",
     "place",
     "soundtrack",
+    "overlap_average",
     "video_beats",
+    "video_keypoints",
+    "window_starts",
 ]

@@ -131,7 +131,8 @@ class Drum2Music(nn.Module):
         """One drum bar ``[B, L]`` -> the encoder's output ``[B, L, D]``, its cross-attention mask (True = padded;
         a fully padded bar keeps its first position, so no softmax is empty) and the encoder memory."""
         padding = drums == self.pad_id
-        context, memory = self.encoder(self._embed(self.drum_embed, drums, self.positions(drums)), memory, padding)
+        x = self._embed(self.drum_embed, drums, self.positions(drums))
+        context, memory = self.encoder(x, memory=memory, padding=padding)
         context_mask = padding.clone()
         context_mask[:, 0] = False
         return context, context_mask, memory
@@ -151,7 +152,8 @@ class Drum2Music(nn.Module):
             context, context_mask, encoder_memory = self.encode(drums[:, i], encoder_memory)
             rows = instrument[:, i]
             x = self._embed(self.instrument_embed, rows, self.positions(rows))
-            hidden, decoder_memory = self.decoder(x, decoder_memory, rows == self.pad_id, context, context_mask)
+            hidden, decoder_memory = self.decoder(x, memory=decoder_memory, padding=rows == self.pad_id,
+                                                  context=context, context_mask=context_mask)  # fmt: skip
             logits.append(self.head(hidden))
         return torch.stack(logits, dim=1)
 
@@ -177,7 +179,8 @@ class Drum2Music(nn.Module):
             state["fed"].append(tokens)
             rows = torch.stack(state["fed"], dim=1)
             x = self._embed(self.instrument_embed, rows, self.positions(rows))
-            hidden, _ = self.decoder(x, state["memory"], rows == self.pad_id, state["context"], state["mask"])
+            hidden, _ = self.decoder(x, memory=state["memory"], padding=rows == self.pad_id, context=state["context"],
+                                     context_mask=state["mask"])  # fmt: skip
             return self.head(hidden[:, -1]).masked_fill(~state["allowed"], float("-inf")), state
 
         return cached if use_cache else uncached
@@ -232,7 +235,8 @@ class Drum2Music(nn.Module):
                 decoder_memory = self.decoder.cache_mems(state["cache"])
             else:
                 x = self._embed(self.instrument_embed, row, self.positions(row))
-                _, decoder_memory = self.decoder(x, decoder_memory, row == self.pad_id, context, context_mask)
+                _, decoder_memory = self.decoder(x, memory=decoder_memory, padding=row == self.pad_id,
+                                                 context=context, context_mask=context_mask)  # fmt: skip
         return out
 
 

@@ -115,6 +115,9 @@ class RhythmicNet(StagedModule):
             64, ff 2048, dropout 0.1, memory 256 tokens). max_bar_tokens: tokens per bar row (code: 256).
         music_temperature, music_top_k: its sampling (code: 1.2, 5). music_lr: its Adam learning rate (code: 2e-4).
         drum_window_steps: Rhythm2Drum's window in the chain (32 sixteenths = 2 bars, as in training).
+        beat_hop_frames: the chain's hop between overlapping ``max_frames`` beat windows over a long video (paper and
+            code silent: 150, half a window, so every frame but the first half-window's is seen by two windows
+            whose activations are averaged; :func:`models.rhythmic_net.chain.overlap_average`).
         examples_per_batch: media examples generated per validation batch.
         video2rhythm_ckpt, rhythm2drum_ckpt, drum2music_ckpt: the stages' checkpoints.
     """
@@ -166,6 +169,7 @@ class RhythmicNet(StagedModule):
         music_top_k: Optional[int] = 5,
         music_lr: float = 2e-4,
         drum_window_steps: int = 32,
+        beat_hop_frames: int = 150,
         examples_per_batch: int = 2,
         video2rhythm_ckpt: Optional[str] = None,
         rhythm2drum_ckpt: Optional[str] = None,
@@ -175,6 +179,9 @@ class RhythmicNet(StagedModule):
         self.save_hyperparameters()
         if fps <= 0:
             raise ValueError(f"RhythmicNet: fps must be positive, got {fps}")
+        if not 1 <= beat_hop_frames < max_frames:
+            raise ValueError(f"RhythmicNet: beat_hop_frames must lie in 1..{max_frames - 1} (overlapping windows of "
+                             f"max_frames {max_frames}), got {beat_hop_frames}")  # fmt: skip
         if instrument not in INSTRUMENTS:
             raise ValueError(f"RhythmicNet: instrument must be one of {INSTRUMENTS}, got {instrument!r}")
         self.build_stages(stage)
@@ -261,14 +268,30 @@ class RhythmicNet(StagedModule):
         joints = get_layout(layout).num_joints
         if keypoints.dim() != 4 or keypoints.shape[2] != joints:
             raise ValueError(
-                f"RhythmicNet: keypoints must be [B, T, {joints}, C] in the {layout} layout, "
-                f"got {tuple(keypoints.shape)}"
+                f"RhythmicNet: keypoints{self._sources(batch, range(len(keypoints)))} must be [B, T, {joints}, C] in "
+                f"the {layout} layout, got {tuple(keypoints.shape)}"
             )
         if keypoints.shape[-1] >= 3:
             invisible = (keypoints[..., 2] <= 0).flatten(1).all(dim=1)
             if bool(invisible.any()):
-                raise ValueError(f"RhythmicNet: clips {invisible.nonzero().flatten().tolist()} have no visible joint")
+                clips = invisible.nonzero().flatten().tolist()
+                raise ValueError(f"RhythmicNet: clips {clips}{self._sources(batch, clips)} have no visible joint")
         return keypoints
+
+    @staticmethod
+    def _sources(batch: dict[str, Any], clips: Any) -> str:
+        """`` (of <keypoint files>)`` for the batch's ``clips`` when its ``meta`` names them, else ``""``."""
+        metas = batch.get("meta")
+        if not isinstance(metas, (list, tuple)):
+            return ""
+        names = []
+        for i in clips:
+            meta = metas[i] if i < len(metas) and isinstance(metas[i], dict) else {}
+            name = meta.get("keypoints_source") or meta.get("key")
+            if name is not None:
+                start = meta.get("start")
+                names.append(f"{name}" + (f" at {float(start):.2f} s" if start is not None else ""))
+        return f" (of {', '.join(dict.fromkeys(names))})" if names else ""
 
     def beat_activation(self, keypoints: Tensor) -> Tensor:
         """Beat probabilities ``[B, T]`` at ``fps`` for keypoints ``[B, T, V, C]``."""

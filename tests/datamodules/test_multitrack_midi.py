@@ -122,6 +122,12 @@ def test_bad_input_names_the_file(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="no .mid / .midi file under"):
         MultitrackMIDIDataModule(root=str(empty)).setup("fit")
+    waltz = tmp_path / "waltz"
+    path = _write_lakh(waltz, _song(signature=(3, 4)))
+    with pytest.raises(ValueError, match=rf"{path.name} is not in 4/4 throughout \(time signatures 3/4\)"):
+        MultitrackMIDIDataModule(root=str(waltz), strict=True).setup("fit")
+    with pytest.raises(ValueError, match=r"no usable 4/4 song with drums and piano under .*waltz.*1 not 4/4"):
+        MultitrackMIDIDataModule(root=str(waltz)).setup("fit")
 
 
 def test_token_rows_are_cached_per_tree_state(tmp_path: Path, monkeypatch) -> None:

@@ -38,6 +38,7 @@ CHAINS: dict[str, dict[str, str]] = {
     "mi_net_vqvae_nombr": {"prior_ckpt": "mi_net_prior"},
     "mi_net_content": {"prior_ckpt": "mi_net_prior"},
     "mi_net_content_gru": {"prior_ckpt": "mi_net_prior"},
+    "rhythmic_net_rhythm2drum": {"video2rhythm_ckpt": "rhythmic_net_video2rhythm"},
     "rhythmic_net_drum2music": {
         "video2rhythm_ckpt": "rhythmic_net_video2rhythm",
         "rhythm2drum_ckpt": "rhythmic_net_rhythm2drum",
@@ -63,11 +64,12 @@ CHAINS: dict[str, dict[str, str]] = {
         "semantic2coarse_ckpt": "v2meow_coarse_audio",
     },
 }
-# Configs that train one part of a chain whose soundtrack only the chain's last stage generates (V2Meow: the
-# tokenizers and token stages 1-2; `generate` takes stage 3's checkpoint, which carries the whole chain).
+# Configs that train one part of a chain whose soundtrack only a later stage generates (V2Meow: the tokenizers and
+# token stages 1-2, `generate` takes stage 3's checkpoint, which carries the whole chain; RhythmicNet: Video2Rhythm).
 PARTS = {
     "v2meow_codec", "v2meow_joint", "v2meow_semantic", "v2meow", "v2meow_effnet", "v2meow_flow", "v2meow_tokens",
     "v2meow_tokens_flow", "v2meow_text", "v2meow_coarse", "v2meow_coarse_audio",
+    "rhythmic_net_video2rhythm",  # beats only: drums need the Rhythm2Drum stage
 }  # fmt: skip
 
 

@@ -19,8 +19,8 @@ def test_cached_steps_equal_the_full_segment() -> None:
     context = torch.randn(2, 5, 16)
     first, second = torch.randint(0, 20, (2, 7)), torch.randint(0, 20, (2, 6))
     with torch.no_grad():
-        _, memory = model(first, None, context)
-        full, next_memory = model(second, memory, context)
+        _, memory = model(first, context=context)
+        full, next_memory = model(second, memory=memory, context=context)
         cache = model.init_cache(memory, context)
         steps = [model.step(second[:, t : t + 1], cache)[0] for t in range(second.shape[1])]
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
@@ -41,7 +41,7 @@ def test_cached_steps_with_padding_in_memory_and_segment() -> None:
     second_pad[1, 3:] = True
     with torch.no_grad():
         _, memory = model(first, padding=first_pad)
-        full, next_memory = model(second, memory, padding=second_pad)
+        full, next_memory = model(second, memory=memory, padding=second_pad)
         cache = model.init_cache(memory)
         steps = [model.step(second[:, t : t + 1], cache, second_pad[:, t : t + 1])[0] for t in range(6)]
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
@@ -62,14 +62,14 @@ def test_padded_keys_are_invisible() -> None:
         b, memory_b = model(changed, padding=padding)
         # nor do they matter from the memory
         follow = torch.randint(1, 20, (1, 3))
-        after_a, _ = model(follow, memory_a)
-        after_b, _ = model(follow, memory_b)
+        after_a, _ = model(follow, memory=memory_a)
+        after_b, _ = model(follow, memory=memory_b)
     real = ~padding[0]
     assert torch.allclose(a[:, real], b[:, real], atol=1e-6) and not torch.allclose(a[:, ~real], b[:, ~real])
     assert torch.allclose(after_a, after_b, atol=1e-6)
     # a fully padded segment after a fully padded memory stays finite (a query always sees itself)
     with torch.no_grad():
-        out, _ = model(tokens, None, padding=torch.ones(1, 8, dtype=torch.bool))
+        out, _ = model(tokens, padding=torch.ones(1, 8, dtype=torch.bool))
     assert torch.isfinite(out).all()
 
 
@@ -79,7 +79,7 @@ def test_memory_is_kept_and_used() -> None:
     with torch.no_grad():
         _, memory = model(torch.randint(0, 20, (1, 9)))
         assert [m.shape[1] for m in memory.states] == [6, 6] and not memory.states[0].requires_grad
-        with_memory, _ = model(tokens, memory)
+        with_memory, _ = model(tokens, memory=memory)
         without, _ = model(tokens)
     assert not torch.allclose(with_memory, without, atol=1e-4)
 
@@ -115,3 +115,32 @@ def test_bidirectional_stack_sees_later_positions_and_uses_signed_distances() ->
 def test_context_is_required_when_built_with_cross_attention() -> None:
     with pytest.raises(ValueError, match="context"):
         _model()(torch.randint(0, 20, (1, 3)))
+
+
+def test_long_segment_decodes_past_the_cache_s_first_capacity() -> None:
+    """More steps than the key/value buffer and the relative table first hold (both grow), with and without memory."""
+    model = _model(mem_len=40)
+    context = torch.randn(1, 3, 16)
+    tokens = torch.randint(0, 20, (1, 150))
+    with torch.no_grad():
+        for memory in (None, model(torch.randint(0, 20, (1, 40))[:, :], context=context)[1]):
+            full, _ = model(tokens, memory=memory, context=context)
+            cache = model.init_cache(memory, context)
+            steps = torch.cat([model.step(tokens[:, t : t + 1], cache)[0] for t in range(150)], dim=1)
+            assert torch.allclose(steps, full, atol=1e-4)
+
+
+def test_stack_and_model_take_their_arguments_in_one_order() -> None:
+    import inspect
+
+    stack = list(inspect.signature(XLStack.forward).parameters)[2:]
+    model = list(inspect.signature(TransformerXL.forward).parameters)[2:]
+    assert stack == model == ["memory", "padding", "context", "context_mask"]
+    tiny = _model(cross=False)
+    tokens = torch.randint(1, 20, (1, 5))
+    padding = torch.tensor([[False, False, True, True, False]])
+    with torch.no_grad():
+        positional, _ = tiny(tokens, None, padding)
+        keyword, _ = tiny(tokens, padding=padding)
+        stack_out, _ = tiny.stack(tiny._embed(tokens), None, padding)
+    assert torch.equal(positional, keyword) and torch.allclose(tiny.head(stack_out), keyword)
