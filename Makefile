@@ -76,17 +76,19 @@ bench-loading: install  ## clip-loading throughput vs raw decode speed (video, k
 reproduce-foley: install  ## Foley Music Tables 3-5 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (minutes, CPU)
 	$(PY) experiments/tables/foley_music.py --scale $(SCALE) $(if $(YES),--yes,) --out runs/reproduce_foley
 
-bench-foley: install  ## KV-cached vs uncached decoding at 512 events; skewed vs naive relative-attention memory
-	$(PY) benchmarks/foley_decoding.py --json runs/bench_foley.json
+bench-foley: install  ## cached vs released decoding loop (greedy 512, beam 5), 1 thread; relative-attention memory
+	$(PY) benchmarks/foley_decoding.py --threads 1 --json runs/bench_foley.json
 
 # ---- Audeo ------------------------------------------------------------------------------------------------------
 AUDEO_ROOT ?=
 SEEDS ?=
 DETERMINISTIC ?=
 THREADS ?=
-reproduce-audeo: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (CPU); SEEDS=N (smoke default 3: mean ± std), DETERMINISTIC=1, THREADS=N, AUDEO_ROOT=real data
+JOBS ?=
+reproduce-audeo: install  ## Audeo Table 1 (paper numbers beside ours); SCALE=full (GPU; without one it prints the expected duration and exits 2, YES=1 runs anyway) or smoke (CPU); SEEDS=N (smoke default 3: mean ± std), JOBS=N (seeds at once; smoke default: one per core, 1 thread each), DETERMINISTIC=1, THREADS=N, AUDEO_ROOT=real data
 	$(PY) experiments/tables/audeo.py --scale $(SCALE) $(if $(YES),--yes,) $(if $(AUDEO_ROOT),--root "$(AUDEO_ROOT)",) \
-		$(if $(SEEDS),--seeds $(SEEDS),) $(if $(DETERMINISTIC),--deterministic,) $(if $(THREADS),--threads $(THREADS),)
+		$(if $(SEEDS),--seeds $(SEEDS),) $(if $(DETERMINISTIC),--deterministic,) $(if $(THREADS),--threads $(THREADS),) \
+		$(if $(JOBS),--jobs $(JOBS),)
 
 reproduce-table1: reproduce-audeo  ## the same as reproduce-audeo
 
@@ -169,6 +171,10 @@ v2meow: v2meow-tokenizers  ## V2Meow tokenizers, then stages visual2semantic, se
 	$(call v2meow_fit,v2meow_fine,v2meow_fine) $(call v2meow_ckpts,codec:codec semantic:semantic \
 		visual2semantic:v2meow semantic2coarse:v2meow_coarse_audio)
 
+.PHONY: bench-v2meow
+bench-v2meow: install  ## V2Meow: codec RTF, tokenising, KV-cached vs uncached sampling (500 tokens), seconds per stage for 10 s
+	$(PY) benchmarks/v2meow.py
+
 # Every RhythmicNet stage through cli.py (docs/RHYTHMIC_NET.md): Video2Rhythm on AIST++, Rhythm2Drum on Groove MIDI and
 # Drum2Music (piano, then guitar) on multi-track MIDI train independently; each Drum2Music run loads the first two
 # stages' checkpoints, so its own checkpoint generates from a video. RHYTHMICNET_DEBUG=1 adds experiments/debug/ sizes.
@@ -189,6 +195,10 @@ rhythmicnet: install  ## every RhythmicNet stage (video2rhythm, rhythm2drum, dru
 	$(call rhythmicnet_fit,rhythmic_net_rhythm2drum,rhythm2drum) $(if $(GMD_ROOT),--data.init_args.root "$(GMD_ROOT)",)
 	$(call rhythmicnet_fit,rhythmic_net_drum2music,drum2music) $(rhythmicnet_chain)
 	$(call rhythmicnet_fit,rhythmic_net_drum2music_guitar,drum2music_guitar) $(rhythmicnet_chain)
+
+.PHONY: bench-rhythmicnet
+bench-rhythmicnet: install  ## RhythmicNet at paper sizes: beat net fwd+bwd s/step, Drum2Music tokens/s cached vs uncached (same tokens); THREADS=N
+	$(PY) benchmarks/rhythmic_net.py --json runs/bench_rhythmicnet.json $(if $(THREADS),--threads $(THREADS),)
 
 # ---- precision, compile, monitoring, benchmarks -----------------------------------------------------------------
 .PHONY: bench

@@ -11,7 +11,8 @@ Sections (each in its own module):
 - decoding (:func:`benchmarks.foley_decoding.decode_speed`, the Foley Music decoder benchmark): greedy transformer
   decoding tokens/s with and without the KV cache (identical tokens checked);
 - v2meow (:mod:`benchmarks.v2meow`): V2Meow's codec encode + decode real-time factor and the time to tokenise a
-  10-s clip (codec + semantic tokens), debug and paper sizes, on 2 threads.
+  10-s clip (codec + semantic tokens), debug and paper sizes, on 2 threads; stage 1-2 greedy sampling with vs
+  without the KV cache (same tokens asserted) and the seconds per stage to generate 10 s with a debug chain.
 
 Writes ``<out>/results.json`` (every number, plus the environment) and ``<out>/RESULTS.md``, atomically. Absolute
 numbers depend on the machine and its load; the ratios (speed-ups, shares, real-time factors) are what to compare.
@@ -48,7 +49,14 @@ QUICK = {
     "loading": {"seconds": 7.0, "clips": 3},
     "synthesis": {"seconds": 3.0, "sample_rates": (16000,)},
     "decoding": {"length": 13, "beam_length": 9, "beam": 2, "layers": 1, "d_model": 32, "heads": 2, "ff": 64},
-    "v2meow": {"seconds": 1.0, "threads": 2, "repeats": 1, "sizes": ("debug",)},
+    "v2meow": {
+        "seconds": 1.0,
+        "threads": 2,
+        "repeats": 1,
+        "sizes": ("debug",),
+        "sampling_tokens": 8,
+        "chain_seconds": 1.0,
+    },
 }
 QUICK_CONFIG = "foley_music"
 

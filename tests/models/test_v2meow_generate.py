@@ -296,3 +296,47 @@ def test_a_chain_whose_stages_disagree_on_shared_sizes_names_both_files(tmp_path
     lm = _save(V2Meow(stage="semantic2coarse", **(sizes | tokenizers | {"lm_dim": 32})), tmp_path / "lm32.ckpt")
     with pytest.raises(ValueError, match=r"lm32\.ckpt was trained with lm_dim=32, but visual2semantic_ckpt .*stage1"):
         V2Meow(stage="coarse2fine", **(sizes | chain | {"semantic2coarse_ckpt": str(lm)}))
+
+
+def test_sampling_benchmark_cached_equals_uncached_on_a_tiny_model() -> None:
+    """``benchmarks/v2meow.py``: the KV-cached sampler and the reference loop that recomputes the prefix every step
+    give the same greedy tokens for stage 1 (encoder-decoder) and stage 2 (decoder-only with a prefilled prefix)."""
+    from benchmarks.v2meow import markdown, paper_defaults, sample_both, sampling_speed, uncached_step
+
+    tiny = {"lm_dim": 32, "lm_encoder_layers": 1, "lm_decoder_layers": 2, "lm_heads": 2, "lm_feedforward": 64}
+    result = sampling_speed(tokens=12, sizes=tiny)
+    for name in ("stage1_visual2semantic", "stage2_semantic2coarse"):
+        run = result[name]
+        assert run["same_tokens"] and run["cached_tokens_per_s"] > 0 and run["uncached_tokens_per_s"] > 0
+    assert result["stage2_semantic2coarse"]["prefix"] == 250  # 10 s of semantic tokens at 25 Hz
+    table = "\n".join(markdown({"seconds": 1.0, "threads": 1, "sampling": result | {"threads": 1}}))
+    assert "| stage1_visual2semantic | 0 |" in table and "| stage2_semantic2coarse | 250 |" in table
+    # the reference loop is the teacher-forcing forward: at any step its logits equal the cached step's
+    torch.manual_seed(0)
+    net = V2Meow._token_network("semantic2coarse", paper_defaults() | tiny).eval()
+    prefix = torch.randint(0, 1024, (1, 7))
+    tokens = sample_both(net, 5, prefix=prefix)["cached"]
+    history = torch.cat([prefix, torch.full((1, 1), net.vocab_size - 1), tokens[:, :3]], 1)
+    with torch.no_grad():
+        logits, grown = uncached_step(net, prefix, prefix.shape[1])(tokens[:, 3], history)
+        _, cache = net.prefill(history, net.init_cache(batch_size=1), prefix.shape[1])
+        expected, _ = net.step_fn(prefix.shape[1])(tokens[:, 3], cache)
+    assert torch.equal(grown, torch.cat([history, tokens[:, 3:4]], 1))
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_chain_benchmark_times_every_stage_of_a_debug_chain() -> None:
+    """``benchmarks/v2meow.py``: the per-stage split of one generated window covers the whole call, and the chain
+    generates the audio and tokens of the requested length at debug sizes (25 Hz semantic, 2 + 2 levels at 25 Hz)."""
+    from benchmarks.v2meow import chain_speed, markdown
+    from models.v2meow import model as v2meow_model
+
+    original = v2meow_model.sample
+    result = chain_speed(seconds=1.0)
+    assert v2meow_model.sample is original  # the timing wrapper is removed
+    stages = ("stage1_visual2semantic_s", "stage2_semantic2coarse_s", "stage3_coarse2fine_s", "codec_decoder_s")
+    assert all(result[s] > 0 for s in stages)
+    assert sum(result[s] for s in stages) == pytest.approx(result["total_s"], rel=1e-6)
+    assert result["audio_s"] == pytest.approx(1.0) and result["tokens"] == {"semantic": 25, "coarse": 50, "fine": 50}
+    table = "\n".join(markdown({"seconds": 1.0, "threads": 1, "chain": result | {"threads": 1}}))
+    assert "| stage 1 visual -> semantic |" in table
