@@ -11,7 +11,7 @@
    ``cli.py fit``) spent waiting for the batch (target <= 20 %); ``benchmarks.training``'s step timer.
 
     python benchmarks/mi_net.py [--batch 16] [--codes 251] [--vqvae-batch 4] [--steps 2] [--threads N]
-        [--skip-data] [--json out.json]                                                      # make bench-minet
+        [--skip-data | --data-only] [--json out.json]                                        # make bench-minet
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def vqvae_step(batch: int, steps: int, device: torch.device) -> dict[str, Any]:
     return result
 
 
-def data_wait(steps: int = 6, warmup: int = 2) -> dict[str, Any]:
+def data_wait(steps: int = 20, warmup: int = 3) -> dict[str, Any]:
     """Data-wait share of debug training steps of the VQ-VAE and the prior (an untrained debug VQ-VAE checkpoint)."""
     from benchmarks.training import bench_config
     from models.mi_net import MINet
@@ -114,19 +114,20 @@ def data_wait(steps: int = 6, warmup: int = 2) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> str:
-    s, v = results["sampling"], results["vqvae_step"]
-    lines = [
-        f"MI Net bench ({results['environment']})",
-        f"  sampling {s['codes']} codes x batch {s['batch']} (paper-size prior): KV cache {s['cached_s']:.2f} s, "
-        f"uncached {s['uncached_s']:.2f} s -> {s['speedup']:.1f}x (CPU time {s['speedup_cpu']:.1f}x); "
-        f"same tokens: {s['same_tokens']} (target >= 3x)",
-        f"  VQ-VAE step, paper size, batch {v['batch']}: MBR {v['mbr_s']:.2f} s, no MBR {v['no_mbr_s']:.2f} s -> "
-        f"{v['mbr_vs_no_mbr']:.2f} (CPU time {v['mbr_vs_no_mbr_cpu']:.2f}; target <= 1.5); parameters "
-        f"{v['mbr_params'] / 1e6:.1f} M vs {v['no_mbr_params'] / 1e6:.1f} M",
-    ]
+    lines = [f"MI Net bench ({results['environment']})"]
+    if "sampling" in results:
+        s, v = results["sampling"], results["vqvae_step"]
+        lines += [
+            f"  sampling {s['codes']} codes x batch {s['batch']} (paper-size prior): KV cache {s['cached_s']:.2f} s, "
+            f"uncached {s['uncached_s']:.2f} s -> {s['speedup']:.1f}x (CPU time {s['speedup_cpu']:.1f}x); "
+            f"same tokens: {s['same_tokens']} (target >= 3x)",
+            f"  VQ-VAE step, paper size, batch {v['batch']}: MBR {v['mbr_s']:.2f} s, no MBR {v['no_mbr_s']:.2f} s -> "
+            f"{v['mbr_vs_no_mbr']:.2f} (CPU time {v['mbr_vs_no_mbr_cpu']:.2f}; target <= 1.5); parameters "
+            f"{v['mbr_params'] / 1e6:.1f} M vs {v['no_mbr_params'] / 1e6:.1f} M",
+        ]
     for name, d in results.get("data_wait", {}).items():
         lines.append(
-            f"  data wait, {name} debug step: {100 * d['data_wait_share']:.0f} % of the step "
+            f"  data wait, {name} debug step: {100 * d['data_wait_share']:.1f} % of the step "
             f"({d['samples_per_s']:.1f} samples/s, batch {d['batch_size']:.0f}; target <= 20 %)"
         )
     return "\n".join(lines)
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--steps", type=int, default=2, help="timed VQ-VAE steps per variant (best is reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--skip-data", action="store_true", help="skip the data-wait section")
+    parser.add_argument("--data-only", action="store_true", help="only the data-wait section")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -152,8 +154,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "environment": f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, GPU {gpu}"
     }
-    results["sampling"] = sampling(args.batch, args.codes, device)
-    results["vqvae_step"] = vqvae_step(args.vqvae_batch, args.steps, device)
+    if args.skip_data and args.data_only:
+        parser.error("--skip-data and --data-only exclude each other")
+    if not args.data_only:
+        results["sampling"] = sampling(args.batch, args.codes, device)
+        results["vqvae_step"] = vqvae_step(args.vqvae_batch, args.steps, device)
     if not args.skip_data:
         sys.argv = sys.argv[:1]  # the debug fits read their arguments from bench_config, not this command line
         results["data_wait"] = data_wait()

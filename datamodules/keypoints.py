@@ -32,7 +32,7 @@ def missing_mask(keypoints: np.ndarray) -> np.ndarray:
     keypoints = np.asarray(keypoints)
     bad = ~np.all(np.isfinite(keypoints), axis=-1)
     if keypoints.shape[-1] == 3:
-        bad |= ~(np.nan_to_num(keypoints[..., 2], nan=0.0) > 0)
+        bad |= ~(keypoints[..., 2] > 0)  # NaN > 0 is False: a NaN confidence is missing
     return bad
 
 
@@ -68,10 +68,27 @@ def _bfs_parents(layout_name: str) -> tuple[list[int], list[int]]:
     return order, parent
 
 
-def _interp_series(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Linear interpolation over time of ``values`` [T, D] from the rows where ``valid``; ends hold the nearest."""
-    t = np.arange(values.shape[0])
-    return np.stack([np.interp(t, t[valid], values[valid, d]) for d in range(values.shape[1])], axis=1)
+def _interp_columns(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Float64 linear interpolation over time of every column of ``values`` [T, C, ...] from its own rows where
+    ``valid`` [T, C]; ends hold the nearest valid row. Column by column this is ``np.interp`` (the same arithmetic:
+    ``f0 + (f1 - f0) / (t1 - t0) * (t - t0)`` in float64), done for all columns at once; a column with no valid row
+    holds its values unchanged."""
+    values = np.asarray(values, dtype=np.float64)
+    steps = values.shape[0]
+    t = np.arange(steps)[:, None]
+    before = np.maximum.accumulate(np.where(valid, t, -1), axis=0)  # the last valid row at or before t
+    after = np.minimum.accumulate(np.where(valid, t, steps)[::-1], axis=0)[::-1]  # the first at or after t
+    has = valid.any(axis=0)[None, :]
+    lo = np.where(before >= 0, before, after)  # before the first valid row: hold it
+    hi = np.where(after < steps, after, lo)  # after the last: hold it
+    lo, hi = np.where(has, lo, t), np.where(has, hi, t)
+    columns = np.arange(values.shape[1])[None, :]
+    f0, f1 = values[lo, columns], values[hi, columns]
+    span = (hi - lo).reshape(hi.shape + (1,) * (values.ndim - 2))
+    inner = span > 0
+    slope = np.divide(f1 - f0, span, out=np.zeros_like(f0), where=inner)
+    offset = (t - lo).reshape(span.shape)
+    return np.where(inner, slope * offset + f0, f0)
 
 
 def interpolate_missing(keypoints: np.ndarray, layout: Optional[str] = None) -> np.ndarray:
@@ -83,7 +100,8 @@ def interpolate_missing(keypoints: np.ndarray, layout: Optional[str] = None) -> 
     interpolated. Frames before the first / after the last detection hold the nearest one. The confidence of a
     filled joint is interpolated the same way from its detections, so filled joints count as present downstream
     (resampling, normalisation); a joint never detected in the sequence stays ``(0, 0, 0)``, i.e. missing.
-    Input ``[T, J, 3]``; returns a float32 copy.
+    Input ``[T, J, 3]``; returns a float32 copy. The interpolations run for all joints at once; only the hand-over
+    from parent to child follows the tree.
     """
     kp = clean(keypoints)
     if kp.ndim != 3 or kp.shape[-1] != 3:
@@ -97,21 +115,29 @@ def interpolate_missing(keypoints: np.ndarray, layout: Optional[str] = None) -> 
                              f"{kp.shape[1]}")  # fmt: skip
         order, parent = _bfs_parents(get_layout(layout).name)
     filled = kp.copy()
+    partial = np.flatnonzero(valid.any(axis=0) & ~valid.all(axis=0))  # joints with gaps to fill
+    if len(partial) == 0:
+        return filled
+    absolute = _interp_columns(kp[:, partial], valid[:, partial])  # x, y, confidence from the joint's detections
+    filled[:, partial, 2] = absolute[..., 2]
+    parents = np.array([parent[j] for j in partial])
+    both = valid[:, partial] & valid[:, np.maximum(parents, 0)] & (parents >= 0)[None, :]
+    attached = both.any(axis=0)
+    offsets = _interp_columns(kp[:, partial, :2] - kp[:, np.maximum(parents, 0), :2], both)
+    free = ~attached
+    filled[:, partial[free], :2] = absolute[:, free, :2]
+    # attached joints take their parent's filled position, so they go down the tree level by level
+    depth = np.zeros(kp.shape[1], dtype=np.int64)
     for j in order:
-        ok = valid[:, j]
-        if ok.all() or not ok.any():
-            continue
-        filled[:, j, 2] = _interp_series(kp[:, j, 2:], ok)[:, 0]
-        p = parent[j]
-        both = ok & valid[:, p] if p >= 0 else ok[:0]
-        if p >= 0 and both.any():
-            offset = _interp_series(kp[:, j, :2] - kp[:, p, :2], both)
-            # where the parent itself could not be filled, fall back to absolute interpolation
-            absolute = _interp_series(kp[:, j, :2], ok)
-            parent_ok = filled[:, p, 2] > 0
-            filled[~ok, j, :2] = np.where(parent_ok[~ok, None], filled[~ok, p, :2] + offset[~ok], absolute[~ok])
-        else:
-            filled[:, j, :2] = _interp_series(kp[:, j, :2], ok)
+        depth[j] = depth[parent[j]] + 1 if parent[j] >= 0 else 0
+    for level in np.unique(depth[partial[attached]]):
+        cols = np.flatnonzero(attached & (depth[partial] == level))
+        joints, ps = partial[cols], parents[cols]
+        missing = ~valid[:, joints]
+        # where the parent itself could not be filled, fall back to absolute interpolation
+        parent_ok = filled[:, ps, 2] > 0
+        moved = np.where(parent_ok[..., None], filled[:, ps, :2] + offsets[:, cols], absolute[:, cols, :2])
+        filled[:, joints, :2] = np.where(missing[..., None], moved, filled[:, joints, :2])
     return filled
 
 

@@ -20,19 +20,28 @@ recordings. The checks:
 4. a linear probe on mean / std log-spectra (as ``datamodules.synthetic.instrument_probes``), fitted on the training
    clips, names the instrument of clips generated for the held-out poses at >= 0.20 and >= the shuffled-pose prior's
    + 0.10 (ceiling: the probe on reconstructions);
-5. NDB of generated clips <= 0.7 x that of as many clips of i.i.d. codes drawn from the training code histogram.
+5. NDB of generated clips <= 0.7 x that of as many clips of i.i.d. codes drawn from the training code histogram;
+6. a content-stage prior (the clip's monophonic MIDI as note indices, trained like the real-pose prior from the same
+   seed, batches and steps on the same codes): held-out NLL <= 0.9 x the real-pose prior's; the frame pitch accuracy
+   of a basic-pitch transcription of its generated audio (Griffin-Lim, ``GRIFFIN_LIM_ITERS``) against the clip's MIDI
+   >= 0.20 and >= 2 x that of the real-pose prior's audio (ceiling: the transcription of the real held-out audio).
+   Frame pitch accuracy: over the roll frames where the MIDI sounds a note, the share where the transcription sounds
+   that same pitch (exact MIDI number, no octave folding).
 
 Training choices of this test (not the paper's, which the configs keep): Adam at 1e-3 and no dropout, so a few hundred
 steps suffice; the training clips are fixed 4-s excerpts (one pass of the training split's random crops); NDB's cells
 are k-means on log-spectrograms averaged over 8 frames (k-means on full-resolution clips costs minutes more).
-Run: ``pytest tests/models/test_mi_net_learns.py -m slow -s`` (3.4 CPU-minutes). Measured with these step counts
-(docs/MI_NET.md, Results): all five checks fail, the VQ-VAE's reconstructions losing the instrument (the probe names
-0.12 of them); a run with 2000 VQ-VAE and 1000 prior steps had not finished after 10 CPU-minutes on a loaded machine.
+Run: ``pytest tests/models/test_mi_net_learns.py -m slow -s`` (3.4 CPU-minutes for checks 1-5; check 6 trains its
+own stage and transcribes with basic-pitch, a few minutes more). Measured with these step counts
+(docs/MI_NET.md, Results): all six checks fail, the VQ-VAE's reconstructions losing the instrument (the probe names
+0.12 of them) and the content model's audio the MIDI's pitches (0.03 of the frames, the real audio 0.92); a run
+with 2000 VQ-VAE and 1000 prior steps had not finished after 10 CPU-minutes on a loaded machine.
 """
 
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +69,7 @@ PRIOR_STEPS = 300
 FIRST = 8  # the first codes: nothing earlier in the clip tells the instrument, only the pose
 NDB_CELLS, NDB_POOL = 20, 8
 PAIRS = {"violin/viola": (0, 1), "oboe/clarinet": (5, 6)}  # datamodules.instruments.INSTRUMENT_CLASSES indices
+GRIFFIN_LIM_ITERS = 32  # experiments/mi_net_content.yaml's waveform (the debug config's 2 iterations are a smoke test)
 
 
 def _clips(dm: URMPDataModule, split: str) -> dict[str, torch.Tensor]:
@@ -69,6 +79,7 @@ def _clips(dm: URMPDataModule, split: str) -> dict[str, torch.Tensor]:
         "audio": torch.stack([torch.as_tensor(item["audio"]) for item in items]),
         "keypoints": torch.stack([torch.as_tensor(item["keypoints"]) for item in items]).float(),
         "instrument": torch.tensor([int(item["instrument"]) for item in items]),
+        "roll": torch.stack([torch.as_tensor(item["roll"]) for item in items]).float(),
     }
 
 
@@ -113,7 +124,7 @@ def _train_prior(vqvae_ckpt: Path, train: dict[str, torch.Tensor], mode: str) ->
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     torch.set_num_threads(1)
     dm = URMPDataModule(
-        fields=("keypoints", "audio", "instrument"),
+        fields=("keypoints", "audio", "instrument", "roll"),
         split="mi_net",
         synthetic_minutes=MINUTES,
         seed=SEED,
@@ -121,6 +132,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         clip_seconds=4.0,
         fps=30.0,
         sample_rate=16000,
+        binary_roll=True,
         num_workers=0,
     )
     dm.prepare_data()
@@ -152,7 +164,30 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for mode in ("real", "zeroed", "shuffled"):
         priors[mode], initial[mode] = _train_prior(ckpt, train, mode)
     untrained = initial["real"]  # the same weights as every control's start
-    return {"train": train, "test": test, "vqvae": vqvae, "priors": priors, "untrained": untrained}
+    return {"train": train, "test": test, "vqvae": vqvae, "priors": priors, "untrained": untrained, "ckpt": ckpt}
+
+
+@pytest.fixture(scope="module")
+def content(trained: dict[str, Any]) -> MINet:
+    """The content stage, trained like the real-pose prior (same seed, batches, steps) with each clip's notes."""
+    train = trained["train"]
+    torch.manual_seed(SEED)
+    model = MINet(stage="content", vqvae_ckpt=str(trained["ckpt"]), **TRAINING, **SIZES)
+    model.setup("fit")
+    train["notes"] = model.notes(train["roll"], train["codes"].shape[1])
+    trained["test"]["notes"] = model.notes(trained["test"]["roll"], trained["test"]["codes"].shape[1])
+    optimizer = model.configure_optimizers()
+    generator = torch.Generator().manual_seed(SEED)
+    model.train()
+    for _ in range(PRIOR_STEPS):
+        rows = torch.randint(0, len(train["codes"]), (BATCH,), generator=generator)
+        codes = train["codes"][rows]
+        logits = model.content(train["keypoints"][rows], train["notes"][rows], codes)
+        loss = F.cross_entropy(logits.transpose(1, 2), codes)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -308,3 +343,80 @@ def test_generated_clips_cover_the_training_distribution(trained: dict[str, Any]
     print(f"\n[5] NDB (k {NDB_CELLS}, {len(train['spec'])} training clips, {len(generated)} generated): "
           + ", ".join(f"{k} {v:.0f}" for k, v in ndb.items()))  # fmt: skip
     assert ndb["generated"] <= 0.7 * ndb["i.i.d. codes"]
+
+
+def _frame_pitch_accuracy(audio: np.ndarray, roll: torch.Tensor, model: MINet, folder: Path) -> float:
+    """Share of the sounding frames of ``roll`` [clips, notes, T] whose pitch a basic-pitch transcription of the
+    clips' ``audio`` [clips, samples] sounds in that frame."""
+    import soundfile
+
+    from datamodules.prepare.transcribe import transcribe_basic_pitch
+    from music.roll import midi_to_roll
+
+    hits = total = 0
+    for i, (wave, reference) in enumerate(zip(audio, roll)):
+        path = folder / f"clip{i}.wav"
+        soundfile.write(path, np.clip(wave, -1.0, 1.0), int(model.hparams.sample_rate))
+        try:
+            midi = transcribe_basic_pitch(path)
+        except RuntimeError:  # no notes found (silence): nothing transcribed
+            midi = None
+        low, fps = int(model.hparams.lowest_note), float(model.hparams.fps)
+        high = low + reference.shape[0] - 1
+        heard = (
+            midi_to_roll(midi, fps, low=low, high=high, frames=reference.shape[1], binary=True) > 0
+            if midi is not None
+            else np.zeros(tuple(reference.shape), bool)
+        )
+        sounding = reference.numpy() > 0
+        hits += int((sounding & heard).sum())
+        total += int(sounding.sum())
+    return hits / max(total, 1)
+
+
+def test_content_midi_sets_the_pitch(trained: dict[str, Any], content: MINet) -> None:
+    test, prior = trained["test"], trained["priors"]["real"]
+    with torch.no_grad():
+        nll_content = float(
+            torch.cat(
+                [
+                    F.cross_entropy(
+                        content.content(test["keypoints"][s], test["notes"][s], test["codes"][s]).transpose(1, 2),
+                        test["codes"][s],
+                        reduction="none",
+                    )
+                    for s in _batches(len(test["codes"]))
+                ]
+            ).mean()
+        )
+    nll_prior = float(_nll(prior, test, "real").mean())
+    hp = content.hparams
+
+    def audio(spec: torch.Tensor) -> np.ndarray:
+        from models.nn.spectral import griffin_lim
+
+        return np.stack(
+            [griffin_lim(x.numpy(), hp.n_fft, hp.hop, GRIFFIN_LIM_ITERS, content.clip_samples) for x in spec]
+        )
+
+    generated = {}
+    for name, model, notes in (("content", content, test["notes"]), ("prior", prior, None)):
+        out = []
+        for k, s in enumerate(_batches(len(test["keypoints"]))):
+            generator = torch.Generator().manual_seed(SEED + k)
+            out.append(
+                model.generate_spectrograms(
+                    test["keypoints"][s], None if notes is None else notes[s], generator=generator
+                )
+            )
+        generated[name] = audio(torch.cat(out))
+    accuracy = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, wave in (("real audio", test["audio"].numpy()), *generated.items()):
+            accuracy[name] = _frame_pitch_accuracy(wave, test["roll"], content, Path(folder))
+    print(f"\n[6] held-out NLL: content {nll_content:.3f}, real-pose prior {nll_prior:.3f} "
+          f"(ratio {nll_content / nll_prior:.3f}); frame pitch accuracy of basic-pitch transcriptions vs the MIDI "
+          f"({len(test['roll'])} clips): " + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.items()))  # fmt: skip
+    assert nll_content <= 0.9 * nll_prior
+    assert accuracy["content"] >= 0.20
+    assert accuracy["content"] >= 2 * accuracy["prior"]
