@@ -53,9 +53,58 @@ def test_full_scale_without_gpu_stops_with_the_expected_duration(name: str, no_g
 @pytest.mark.parametrize("flags", [["--scale", "full", "--yes"], ["--scale", "smoke"]], ids=["full-yes", "smoke"])
 def test_forced_full_and_smoke_go_on_to_train(name: str, flags: list[str], no_gpu, tmp_path: Path) -> None:
     module, _ = SCRIPTS[name]
+    jobs = ["--jobs", "1"] if name == "audeo" else []  # in this process, where cli_step is the stand-in
     with pytest.raises(Trained) as trained:
-        module.main([*flags, "--out", str(tmp_path)])
+        module.main([*flags, *jobs, "--out", str(tmp_path)])
     assert trained.value.args[0][0] == "fit"
+
+
+class FakeSeed:
+    """Stand-in for the process of one Audeo seed: writes the ``seed.json`` its ``--only-seed`` run would write (or
+    fails with exit 3 for seed ``fail``)."""
+
+    fail: int | None = None
+    started: list[list[str]] = []
+
+    def __init__(self, command: list[str], stdout, stderr, env, cwd) -> None:
+        FakeSeed.started.append(command)
+        self.threads = env["OMP_NUM_THREADS"]
+        self.seed = int(command[command.index("--only-seed") + 1])
+        out = Path(command[command.index("--out") + 1]) / "smoke" / f"seed{self.seed}"
+        self.returncode = 3 if self.seed == FakeSeed.fail else 0
+        if self.returncode:
+            stdout.write("Traceback: the seed broke\n")
+            return
+        run = {"seed": self.seed, "rows": {"Video2Roll Net": (90.0 + self.seed, 0.0, 0.0, 0.0)},
+               "video2roll_on_windows": (1.0, 2.0, 3.0, 4.0), "roll2midi": Path(f"/r/{self.seed}.ckpt"),
+               "demo_kwargs": {"frame_size": (32, 288), "synthetic_minutes": 10.0, "seed": self.seed}}  # fmt: skip
+        (out / "seed.json").write_text(__import__("json").dumps(audeo._seed_result(run)))
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def kill(self) -> None:
+        pass
+
+
+def test_audeo_seeds_run_in_parallel_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--jobs 2``: every seed in its own ``--only-seed`` process with the thread count in its environment; their
+    results come back in seed order; a failing seed raises naming its log and showing its end."""
+    import argparse
+
+    monkeypatch.setattr(audeo.subprocess, "Popen", FakeSeed)
+    monkeypatch.setattr(audeo.time, "sleep", lambda _: None)
+    FakeSeed.started, FakeSeed.fail = [], None
+    args = argparse.Namespace(scale="smoke", out=str(tmp_path), root=None, deterministic=True, reuse_video2roll=False)
+    runs = audeo.run_seeds_in_parallel(args, 3, 2, 1, tmp_path / "smoke")
+    assert [run["seed"] for run in runs] == [0, 1, 2]
+    assert [run["rows"]["Video2Roll Net"][0] for run in runs] == [90.0, 91.0, 92.0]
+    assert runs[2]["roll2midi"] == Path("/r/2.ckpt") and runs[2]["demo_kwargs"]["frame_size"] == (32, 288)
+    assert all("--deterministic" in c and c[c.index("--threads") + 1] == "1" for c in FakeSeed.started)
+
+    FakeSeed.started, FakeSeed.fail = [], 1
+    with pytest.raises(RuntimeError, match=r"seed 1 failed \(exit 3\).*seed1/log.txt ends:\nTraceback: the seed broke"):
+        audeo.run_seeds_in_parallel(args, 3, 2, 1, tmp_path / "smoke")
 
 
 @pytest.mark.parametrize("variant", sorted(foley_music.VARIANTS))
