@@ -91,7 +91,7 @@ def extract_keypoints(video: PathLike) -> Path:
     return folder
 
 
-def _padded_reader(sequence: np.ndarray) -> Callable[[int, int], np.ndarray]:
+def padded_reader(sequence: np.ndarray) -> Callable[[int, int], np.ndarray]:
     """``(first, count) -> [count, J, 3]`` over ``sequence``, frames outside it all-missing (zeros)."""
 
     def read(first: int, count: int) -> np.ndarray:
@@ -121,7 +121,7 @@ def keypoint_windows(
     video_fps, duration = video_info(video)
     source = extract_keypoints(video) if keypoints is None else Path(keypoints)
     sequence, source_layout = read_keypoints(source)
-    read = _padded_reader(sequence)
+    read = padded_reader(sequence)
     source_fps = keypoint_source_fps(source, video_fps)
     windows = [
         keypoint_clip(

@@ -156,7 +156,7 @@ def video_keypoints(
     from datamodules.fields import keypoint_clip
     from datamodules.keypoints import read_keypoints
     from datamodules.layouts import get_layout
-    from models.video_windows import extract_keypoints, keypoint_source_fps, video_info
+    from models.video_windows import extract_keypoints, keypoint_source_fps, padded_reader, video_info
 
     video_fps, duration = video_info(video)
     if not (np.isfinite(video_fps) and video_fps > 0):
@@ -176,12 +176,7 @@ def video_keypoints(
                          f"({frames} at {fps:g} fps): motion needs at least 2 frames")  # fmt: skip
     source_fps = keypoint_source_fps(source, video_fps)
 
-    def read(first: int, count: int) -> np.ndarray:
-        out = np.zeros((count, raw.shape[1], 3), dtype=np.float32)
-        lo, hi = max(first, 0), min(first + count, len(raw))
-        if hi > lo:
-            out[lo - first : hi - first] = raw[lo:hi]
-        return out
+    read = padded_reader(raw)
 
     def clip(start: int, count: int) -> Tensor:
         return keypoint_clip(read, source_layout, source_fps, start / fps, count / fps, fps, layout=layout)
