@@ -145,13 +145,18 @@ def feature_windows(video: PathLike, kind: str, clip_seconds: float) -> VideoWin
     from datamodules.features import video_features
 
     _, duration = video_info(video)
-    count = window_count(duration, clip_seconds)
     features = torch.from_numpy(video_features(Path(video), (kind,))[kind]).float()
-    per_window = max(1, int(round(clip_seconds)))
+    return row_windows(features, duration, clip_seconds)
+
+
+def row_windows(rows: torch.Tensor, duration: float, clip_seconds: float) -> VideoWindows:
+    """``[T, D]`` rows at 1 per second as the windows ``[W, round(clip_seconds), D]`` covering a ``duration``-s
+    video; the last row is repeated past its end."""
+    count, per_window = window_count(duration, clip_seconds), max(1, int(round(clip_seconds)))
     needed = count * per_window
-    if features.shape[0] < needed:
-        features = torch.cat([features, features[-1:].expand(needed - features.shape[0], -1)])
-    return VideoWindows(features[:needed].reshape(count, per_window, -1), duration, float(clip_seconds))
+    if rows.shape[0] < needed:
+        rows = torch.cat([rows, rows[-1:].expand(needed - rows.shape[0], -1)])
+    return VideoWindows(rows[:needed].reshape(count, per_window, -1), duration, float(clip_seconds))
 
 
 __all__ = [
@@ -160,6 +165,8 @@ __all__ = [
     "feature_windows",
     "keypoint_source_fps",
     "keypoint_windows",
+    "padded_reader",
+    "row_windows",
     "video_info",
     "window_count",
 ]

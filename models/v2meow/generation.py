@@ -1,4 +1,4 @@
-"""V2Meow's soundtrack for a whole video (``python cli.py generate``, issue §5): 1-fps visual input of the kinds stage 1
+"""V2Meow's soundtrack for a whole video (``python cli.py generate``): 1-fps visual input of the kinds stage 1
 was trained on, in ``stage_crop_seconds`` windows covering the video (:mod:`models.video_windows`: the last window
 padded by repeating the video's last second), every window through the chain (:meth:`V2Meow.generate_tokens`:
 visual -> semantic -> coarse -> fine -> codec decoder) in one batch, the windows' audio placed end to end and cut at
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.video_windows import VideoWindows, feature_windows, video_info, window_count
+from models.video_windows import VideoWindows, feature_windows, row_windows, video_info
 
 if TYPE_CHECKING:
     from models.v2meow.model import V2Meow
@@ -114,26 +114,16 @@ def read_rows(path: Path, kind: str, width: int, duration: float, vocab: int = 0
     return torch.from_numpy(np.asarray(array, dtype=np.float32))
 
 
-def rows_to_windows(rows: Tensor, duration: float, clip_seconds: float) -> VideoWindows:
-    """``[T, D]`` 1-fps rows as the windows covering a ``duration``-s video, the last row repeated past its end (as
-    :func:`models.video_windows.feature_windows` does for extracted features)."""
-    count, per_window = window_count(duration, clip_seconds), max(1, int(round(clip_seconds)))
-    needed = count * per_window
-    if rows.shape[0] < needed:
-        rows = torch.cat([rows, rows[-1:].expand(needed - rows.shape[0], -1)])
-    return VideoWindows(rows[:needed].reshape(count, per_window, -1), duration, float(clip_seconds))
-
-
 def kind_windows(
-    video: Path, kind: str, width: int, clip_seconds: float, folder: Optional[Path], vocab: int = 0
+    video: Path, duration: float, kind: str, width: int, clip_seconds: float, folder: Optional[Path], vocab: int = 0
 ) -> VideoWindows:
-    """Windows of one visual kind: from ``folder`` when it holds the kind, else extracted from ``video``."""
+    """Windows of one visual kind of ``video`` (``duration`` s): from ``folder`` when it holds the kind, else
+    extracted from ``video``."""
     from datamodules.features import KIND_DIMS
 
-    _, duration = video_info(video)
     path = features_file(folder, kind, video.stem) if folder is not None else None
     if path is not None:
-        return rows_to_windows(read_rows(path, kind, width, duration, vocab), duration, clip_seconds)
+        return row_windows(read_rows(path, kind, width, duration, vocab), duration, clip_seconds)
     if kind not in KIND_DIMS:
         where = (
             "no --features DIR was given"
@@ -162,9 +152,10 @@ def visual_windows(model: V2Meow, video: PathLike, features: Optional[PathLike] 
         h.feature_dims, h.visual_token_vocab, h.visual_token_patches, h.get("visual_kinds")
     )
     clip = float(h.stage_crop_seconds)
+    _, duration = video_info(video)
     out: dict[str, VideoWindows] = {}
     if feature_kinds:
-        parts = [kind_windows(video, k, int(d), clip, folder) for k, d in zip(feature_kinds, h.feature_dims)]
+        parts = [kind_windows(video, duration, k, int(d), clip, folder) for k, d in zip(feature_kinds, h.feature_dims)]
         out["visual_features"] = VideoWindows(torch.cat([p.inputs for p in parts], -1), parts[0].duration, clip)
     if token_kinds:
         from datamodules.features import TOKEN_DIMS
@@ -173,7 +164,8 @@ def visual_windows(model: V2Meow, video: PathLike, features: Optional[PathLike] 
         if sum(widths) != h.visual_token_patches:
             raise ValueError(f"V2Meow: token kinds {list(token_kinds)} give {sum(widths)} ids per frame, the model "
                              f"takes visual_token_patches {h.visual_token_patches}")  # fmt: skip
-        parts = [kind_windows(video, k, w, clip, folder, h.visual_token_vocab) for k, w in zip(token_kinds, widths)]
+        vocab = h.visual_token_vocab
+        parts = [kind_windows(video, duration, k, w, clip, folder, vocab) for k, w in zip(token_kinds, widths)]
         out["visual_tokens"] = VideoWindows(torch.cat([p.inputs for p in parts], -1), parts[0].duration, clip)
     return out
 
@@ -217,6 +209,5 @@ def generate_soundtrack(
 
 
 __all__ = [
-    "features_file", "generate_soundtrack", "kind_windows", "read_rows", "resolve_kinds", "rows_to_windows",
-    "visual_windows",
+    "features_file", "generate_soundtrack", "kind_windows", "read_rows", "resolve_kinds", "visual_windows",
 ]  # fmt: skip

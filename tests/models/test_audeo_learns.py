@@ -73,7 +73,7 @@ def test_video2roll_generalises_to_held_out_video(tmp_path) -> None:
     2 cores): the mean must reach 0.90 and every seed 0.88 (a result that depends on the run is not yet a result).
 
     Measured (fresh clone, 1 thread, 2026-12-03), held-out F1 per seed: with uniform draws and no octave shift 0.891,
-    0.937, 0.846 (mean 0.892: the recipe the issue of robustness started from, on the edge); see docs/AUDEO.md for
+    0.937, 0.846 (mean 0.892: below the target, on the edge); see docs/AUDEO.md for
     this recipe's numbers. The best constant scores ~0.20. Before the pooled feature had the paper's 128 channels (16
     in the debug sizes) it reached 0.57 on 2 min of video; 128 channels on 2 min give 0.71 (over-fitting 7 videos).
     """
